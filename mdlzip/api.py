@@ -1,0 +1,156 @@
+"""The library API, shaped like `lzma`: compress, decompress, info, open, and the MDL report."""
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from . import classical, container, neural
+from .config import DEFAULT_LEVEL
+from .container import Method, Section
+from .errors import ChecksumError, FormatError, MdlzipError
+
+
+@dataclass
+class ArchiveInfo:
+    """What an archive says about itself, read without decoding the data."""
+
+    method: str
+    original_bytes: int
+    archive_bytes: int
+    sizes: dict[str, int]  # itemized archive bytes; they add up to archive_bytes
+    model: dict | None = None  # configuration of the stored model (neural method)
+    params: int | None = None
+    nonzeros: int | None = None
+
+    @property
+    def bits_per_byte(self) -> float:
+        return 8 * self.archive_bytes / self.original_bytes if self.original_bytes else 0.0
+
+    @property
+    def weight_bits_per_nonzero(self) -> float | None:
+        return 8 * self.sizes["weights"] / self.nonzeros if self.nonzeros else None
+
+    @property
+    def data_bits_per_byte(self) -> float | None:
+        return 8 * self.sizes["data"] / self.original_bytes if "data" in self.sizes and self.original_bytes else None
+
+    def to_dict(self) -> dict:
+        return dict(asdict(self), bits_per_byte=self.bits_per_byte,
+                    weight_bits_per_nonzero=self.weight_bits_per_nonzero, data_bits_per_byte=self.data_bits_per_byte)
+
+
+@dataclass
+class Report(ArchiveInfo):
+    """The MDL report of one compression: the archive's itemized size beside xz -9e."""
+
+    level: int = DEFAULT_LEVEL
+    neural_bytes: int | None = None  # size the neural archive had, also when a fallback was smaller
+    candidates: dict[str, int] = field(default_factory=dict)  # method -> archive bytes
+    xz_bytes: int = 0
+    train_steps: int = 0
+    train_seconds: float = 0.0
+    code_seconds: float = 0.0
+    device: str = "cpu"
+
+    def to_dict(self) -> dict:
+        return dict(super().to_dict(), ratio_to_xz=self.archive_bytes / self.xz_bytes if self.xz_bytes else None)
+
+    def format(self) -> str:
+        """Human-readable report (the CLI prints it to stderr)."""
+        lines = [f"input        {self.original_bytes:>12,} bytes",
+                 f"archive      {self.archive_bytes:>12,} bytes  {self.bits_per_byte:.3f} bits/byte  method {self.method}"]
+        for name, n in self.sizes.items():
+            extra = ""
+            if name == "weights" and self.nonzeros is not None:
+                bpn = self.weight_bits_per_nonzero
+                extra = f"  {self.params:,} params, {self.nonzeros:,} nonzero" + (f", {bpn:.2f} bits/nonzero" if bpn else "")
+            elif name == "data" and self.original_bytes:
+                extra = f"  {self.data_bits_per_byte:.3f} bits/byte"
+            lines.append(f"  {name:<10} {n:>12,}{extra}")
+        if self.method != "neural" and self.neural_bytes:
+            lines.append(f"  (the neural archive was {self.neural_bytes:,} bytes; the smaller {self.method} coding was written)")
+        if self.xz_bytes:
+            lines.append(f"xz -9e       {self.xz_bytes:>12,} bytes  ratio mdlzip/xz {self.archive_bytes / self.xz_bytes:.3f}")
+        lines.append(f"time         train {self.train_seconds:.1f} s ({self.train_steps} steps, {self.device}), "
+                     f"code {self.code_seconds:.1f} s")
+        return "\n".join(lines)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        torch.set_num_threads(threads if threads > 0 else (os.cpu_count() or 1))
+
+
+def _info(archive: container.Archive, archive_bytes: int) -> ArchiveInfo:
+    info = ArchiveInfo(archive.method.name.lower(), archive.original_size, archive_bytes, archive.sizes)
+    if archive.method == Method.NEURAL:
+        qm, _ = neural.read_model(archive.sections[Section.CONFIG], archive.sections[Section.WEIGHTS])
+        info.model, info.params, info.nonzeros = qm.cfg.to_dict(), qm.num_params(), qm.num_nonzero()
+    return info
+
+
+def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, *, device: str = "auto",
+                         threads: int | None = None, fallback: bool = True, progress: bool = False,
+                         verify: bool = False) -> tuple[bytes, Report]:
+    """Compress `data`; return the archive and its MDL report.
+
+    The neural archive is always built; with `fallback` (the default) a stored, zstd or xz coding
+    is written instead when it is smaller. `verify` decodes the result once as a self-check.
+    """
+    data = bytes(data)
+    _set_threads(threads)
+    result = neural.compress(data, level, neural.resolve_device(device), progress)
+    candidates = {Method.NEURAL: container.pack(Method.NEURAL, data, result.sections)}
+    if fallback:
+        for method, encode in classical.ENCODERS.items():
+            candidates[method] = container.pack(method, data, [(Section.PAYLOAD, encode(data))])
+    method = min(candidates, key=lambda m: (len(candidates[m]), m != Method.NEURAL))
+    archive = candidates[method]
+    if verify and decompress(archive, device=device) != data:
+        raise MdlzipError("self-check failed: the archive does not decode to the input")
+    info = _info(container.unpack(archive), len(archive))
+    report = Report(**asdict(info), level=level, neural_bytes=len(candidates[Method.NEURAL]),
+                    candidates={m.name.lower(): len(b) for m, b in candidates.items()},
+                    xz_bytes=classical.xz_size(data), train_steps=result.steps,
+                    train_seconds=result.train_seconds, code_seconds=result.code_seconds, device=result.device)
+    if method == Method.NEURAL:
+        report.model, report.params, report.nonzeros = result.qmodel.cfg.to_dict(), result.qmodel.num_params(), result.qmodel.num_nonzero()
+    return archive, report
+
+
+def compress(data: bytes, level: int = DEFAULT_LEVEL, **options) -> bytes:
+    """Compress `data` into one .mdlz archive (options as for `compress_with_report`)."""
+    return compress_with_report(data, level, **options)[0]
+
+
+def decompress(data: bytes, *, device: str = "auto", threads: int | None = None, progress: bool = False) -> bytes:
+    """Decode one .mdlz archive; raises a `FormatError` subclass for anything but a valid archive."""
+    _set_threads(threads)
+    archive = container.unpack(data)
+    if archive.method == Method.NEURAL:
+        out = neural.decompress(archive.sections, archive.original_size, neural.resolve_device(device), progress)
+    else:
+        out = classical.decode(archive.method, archive.sections[Section.PAYLOAD], archive.original_size)
+    if len(out) != archive.original_size or zlib.crc32(out) != archive.original_crc:
+        raise ChecksumError("decoded data does not match the stored CRC32"
+                            + (" (the model's outputs differed between compression and decompression?)"
+                               if archive.method == Method.NEURAL else ""))
+    return out
+
+
+def info(data: bytes) -> ArchiveInfo:
+    """Describe an archive (sizes itemized, model) without decoding its data."""
+    data = bytes(data)
+    return _info(container.unpack(data), len(data))
+
+
+def report_json(report: ArchiveInfo) -> str:
+    return json.dumps(report.to_dict(), indent=2)
+
+
+__all__ = ["ArchiveInfo", "Report", "compress", "compress_with_report", "decompress", "info", "FormatError"]

@@ -1,0 +1,150 @@
+"""The .mdlz container: header, section table, sections, payload CRC, footer (FORMAT.md).
+
+Reading validates cheap things first (magic, version, header CRC, sizes, footer, payload CRC), so
+no model is built or run for an archive already known to be bad. Every size read from the file is
+checked against the bytes that remain and a cap before anything is allocated.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersionError
+
+MAGIC = b"\xfdMDLZ\x00"
+FOOTER = b"ZM"
+FORMAT_VERSION = 1
+MAX_SECTIONS = 8
+MAX_ORIGINAL_SIZE = 1 << 40
+MIN_ARCHIVE = len(MAGIC) + 6 + 4 + 4 + len(FOOTER)
+
+
+class Method(IntEnum):
+    """How the original bytes are coded."""
+
+    STORED = 0
+    ZSTD = 1
+    XZ = 2
+    NEURAL = 3
+
+
+class Section(IntEnum):
+    PAYLOAD = 0  # classical methods: the coded bytes
+    CONFIG = 1  # neural: UTF-8 JSON of the model and coder configuration
+    WEIGHTS = 2  # neural: scales and entropy-coded sparse weight codes
+    DATA = 3  # neural: range-coded streams
+
+
+REQUIRED = {Method.STORED: [Section.PAYLOAD], Method.ZSTD: [Section.PAYLOAD], Method.XZ: [Section.PAYLOAD],
+            Method.NEURAL: [Section.CONFIG, Section.WEIGHTS, Section.DATA]}
+
+
+@dataclass
+class Archive:
+    method: Method
+    original_size: int
+    original_crc: int
+    sections: dict[Section, bytes]
+    sizes: dict[str, int] = field(default_factory=dict)  # itemized bytes, adding up to the archive size
+
+
+def varint(n: int) -> bytes:
+    """Unsigned LEB128."""
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def read_varint(buf: bytes, pos: int, limit: int) -> tuple[int, int]:
+    n = shift = 0
+    while True:
+        if pos >= limit:
+            raise TruncatedError("archive is truncated (inside the header)")
+        byte = buf[pos]
+        pos += 1
+        n |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return n, pos
+        shift += 7
+        if shift > 63:
+            raise FormatError("header is corrupt (integer too long)")
+
+
+def pack(method: Method, original: bytes, sections: list[tuple[Section, bytes]]) -> bytes:
+    """Write an archive. Section order is the order given (REQUIRED[method])."""
+    head = bytes([FORMAT_VERSION, 0, int(method), len(sections)]) + varint(len(original))
+    head += zlib.crc32(original).to_bytes(4, "little")
+    for kind, body in sections:
+        head += bytes([int(kind)]) + varint(len(body))
+    payload = b"".join(body for _, body in sections)
+    return b"".join([MAGIC, head, zlib.crc32(head).to_bytes(4, "little"), payload,
+                     zlib.crc32(payload).to_bytes(4, "little"), FOOTER])
+
+
+def unpack(blob: bytes) -> Archive:
+    """Parse and validate an archive; raises a FormatError subclass on any defect."""
+    blob = bytes(blob)
+    if len(blob) < len(MAGIC) or blob[:len(MAGIC)] != MAGIC:
+        if MAGIC.startswith(blob[:len(MAGIC)]) and blob:
+            raise TruncatedError("archive is truncated (inside the magic)")
+        raise FormatError("not an .mdlz archive (bad magic)")
+    if len(blob) < MIN_ARCHIVE:
+        raise TruncatedError("archive is truncated")
+    version = blob[6]
+    if version != FORMAT_VERSION:
+        raise UnsupportedVersionError(f"format version {version} is not supported (this mdlzip reads {FORMAT_VERSION})")
+    end = len(blob) - len(FOOTER) - 4  # start of the payload CRC
+    flags, method, n_sections = blob[7], blob[8], blob[9]
+    size, pos = read_varint(blob, 10, end)
+    if pos + 4 > end:
+        raise TruncatedError("archive is truncated (inside the header)")
+    original_crc = int.from_bytes(blob[pos:pos + 4], "little")
+    pos += 4
+    if n_sections > MAX_SECTIONS:
+        raise FormatError("header is corrupt (too many sections)")
+    table = []
+    for _ in range(n_sections):
+        if pos >= end:
+            raise TruncatedError("archive is truncated (inside the section table)")
+        kind = blob[pos]
+        length, pos = read_varint(blob, pos + 1, end)
+        table.append((kind, length))
+    if pos + 4 > end:
+        raise TruncatedError("archive is truncated (inside the header)")
+    if zlib.crc32(blob[6:pos]) != int.from_bytes(blob[pos:pos + 4], "little"):
+        if blob[-len(FOOTER):] != FOOTER:
+            raise TruncatedError("archive is truncated (no end marker)")
+        raise FormatError("header is corrupt (CRC mismatch)")
+    pos += 4
+    header_bytes = pos
+    if flags != 0:
+        raise FormatError(f"reserved flag bits are set (0x{flags:02x})")
+    if size > MAX_ORIGINAL_SIZE:
+        raise FormatError("header is corrupt (original size too large)")
+    try:
+        method = Method(method)
+        kinds = [Section(k) for k, _ in table]
+    except ValueError:
+        raise FormatError("unknown method or section type") from None
+    if kinds != REQUIRED[method]:
+        raise FormatError(f"sections {[k.name for k in kinds]} do not match method {method.name}")
+    expected = pos + sum(n for _, n in table) + 4 + len(FOOTER)
+    if len(blob) < expected:
+        raise TruncatedError("archive is truncated")
+    if len(blob) > expected:
+        raise FormatError("trailing bytes after the archive")
+    if blob[-len(FOOTER):] != FOOTER:
+        raise FormatError("archive is corrupt (bad end marker)")
+    if zlib.crc32(blob[pos:end]) != int.from_bytes(blob[end:end + 4], "little"):
+        raise ChecksumError("archive data is corrupt (CRC mismatch)")
+    sections = {}
+    for kind, (_, n) in zip(kinds, table):
+        sections[kind] = blob[pos:pos + n]
+        pos += n
+    sizes = {"header": header_bytes - 8 + len(FOOTER), "checksums": 12}
+    sizes.update({k.name.lower(): len(v) for k, v in sections.items()})
+    return Archive(method, size, original_crc, sections, sizes)

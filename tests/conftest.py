@@ -1,0 +1,41 @@
+"""Shared fixtures: tiny models and the shared corpora (tests using them skip when absent)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from mdlzip.models.exact import chunk_inputs, quantize
+from mdlzip.models.transformer import ByteGPT, ByteGPTConfig
+from mdlzip.synthetic import markov_source
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = Path(os.environ.get("MDLZIP_CORPORA", ROOT.parent / "shared" / "corpora"))
+TINY = ByteGPTConfig(block_size=32, n_layer=2, n_head=2, n_embd=16)
+
+
+def corpus_file(rel: str) -> Path:
+    path = CORPORA / rel
+    if not path.is_file():
+        pytest.skip(f"corpus file {rel} not present under {CORPORA}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_qmodel():
+    """A random tiny model whose activation scales were calibrated on random bytes."""
+    torch.manual_seed(0)
+    model = ByteGPT(TINY)
+    x = torch.randint(0, 256, (8, TINY.block_size))
+    model.train()
+    model(chunk_inputs(x), x)
+    model.eval()
+    return quantize(model)
+
+
+@pytest.fixture(scope="session")
+def text_sample() -> bytes:
+    """3 KB of a synthetic text-like Markov source that the project generates itself."""
+    return markov_source(3000, seed=1)[0]

@@ -1,0 +1,117 @@
+"""Library API round trips: edge cases, every kind of corpus file, errors, file objects."""
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+
+import mdlzip
+from mdlzip.errors import ChecksumError, FormatError, TruncatedError
+
+from conftest import corpus_file
+
+EDGE_CASES = {
+    "empty": b"",
+    "one byte": b"\x00",
+    "all byte values": bytes(range(256)),
+    "random": os.urandom(700),
+    "repetitive": b"abc" * 400,
+}
+
+
+@pytest.mark.parametrize("name", EDGE_CASES)
+def test_neural_round_trip_edge_cases(name):
+    data = EDGE_CASES[name]
+    archive, report = mdlzip.compress_with_report(data, level=1, fallback=False)
+    assert report.method == "neural"
+    assert mdlzip.decompress(archive) == data
+    assert sum(report.sizes.values()) == len(archive) == report.archive_bytes
+
+
+@pytest.mark.parametrize("name", EDGE_CASES)
+def test_default_round_trip_never_much_worse_than_classical(name):
+    data = EDGE_CASES[name]
+    archive, report = mdlzip.compress_with_report(data, level=1)
+    assert mdlzip.decompress(archive) == data
+    assert len(archive) == min(report.candidates.values())
+    assert len(archive) <= len(data) + 40  # stored fallback bounds the expansion
+
+
+SLICES = [  # one of every kind of file in the shared corpora
+    "canterbury/alice29.txt", "silesia/xml_off0_len1048576", "csv/diamonds.csv", "json/twitter.json",
+    "logs/Apache_2k.log", "canterbury/sum", "text-multilingual/zh_hua_yue_hen.txt", "dna/22_20-21M.fa",
+    "snappy-testdata/fireworks.jpeg",
+]
+
+
+@pytest.mark.parametrize("rel", SLICES)
+def test_corpus_slices_round_trip(rel):
+    data = corpus_file(rel).read_bytes()[5000:7000]
+    archive = mdlzip.compress(data, level=1, fallback=False)
+    assert mdlzip.decompress(archive) == data
+
+
+@pytest.fixture(scope="module")
+def neural_archive(text_sample):
+    return mdlzip.compress(text_sample, level=1, fallback=False)
+
+
+def test_info_matches_report_without_decoding(neural_archive, text_sample):
+    info = mdlzip.info(neural_archive)
+    assert info.method == "neural" and info.original_bytes == len(text_sample)
+    assert sum(info.sizes.values()) == info.archive_bytes == len(neural_archive)
+    assert 0 < info.nonzeros <= info.params
+    assert info.weight_bits_per_nonzero == 8 * info.sizes["weights"] / info.nonzeros
+
+
+def test_truncated_and_corrupted_archives_raise_specific_errors(neural_archive):
+    for n in (1, 10, len(neural_archive) // 2, len(neural_archive) - 1):
+        with pytest.raises(TruncatedError):
+            mdlzip.decompress(neural_archive[:n])
+    for pos in (8, len(neural_archive) // 2, len(neural_archive) - 3):
+        corrupted = bytearray(neural_archive)
+        corrupted[pos] ^= 0x10
+        with pytest.raises(FormatError):
+            mdlzip.decompress(bytes(corrupted))
+    with pytest.raises(FormatError):
+        mdlzip.decompress(b"not an archive at all")
+
+
+def test_checksum_error_when_decoded_bytes_differ(neural_archive):
+    """A valid container whose coded data decodes to other bytes is caught by the CRC of the original."""
+    from mdlzip import container
+    a = container.unpack(neural_archive)
+    data = bytearray(a.sections[container.Section.DATA])
+    data[-1] ^= 0xFF
+    forged = container.pack(container.Method.NEURAL, b"\0" * a.original_size,
+                            [(k, bytes(data) if k == container.Section.DATA else v) for k, v in a.sections.items()])
+    with pytest.raises(ChecksumError):
+        mdlzip.decompress(forged)
+
+
+def test_open_binary_and_text(tmp_path, text_sample):
+    path = tmp_path / "t.mdlz"
+    with mdlzip.open(path, "wb", level=1) as f:
+        f.write(text_sample[:1000])
+        f.write(text_sample[1000:])
+    with mdlzip.open(path) as f:
+        assert f.read(10) == text_sample[:10] and f.read() == text_sample[10:]
+    with mdlzip.open(path, "wt", level=1, encoding="utf-8") as f:
+        f.write("héllo wörld\n" * 20)
+    with mdlzip.open(path, "rt", encoding="utf-8") as f:
+        assert f.readline() == "héllo wörld\n"
+    buf = io.BytesIO()
+    with mdlzip.open(buf, "wb", level=1) as f:
+        f.write(b"xyz")
+    assert mdlzip.decompress(buf.getvalue()) == b"xyz"
+    with pytest.raises(ValueError):
+        mdlzip.open(path, "rw")
+    with mdlzip.open(path) as f, pytest.raises(io.UnsupportedOperation):
+        f.write(b"x")
+
+
+def test_errors_form_one_hierarchy():
+    for cls in (mdlzip.FormatError, mdlzip.TruncatedError, mdlzip.ChecksumError, mdlzip.UnsupportedVersionError):
+        assert issubclass(cls, mdlzip.MdlzipError)
+    assert issubclass(mdlzip.TruncatedError, EOFError)
