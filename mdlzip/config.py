@@ -23,22 +23,22 @@ class Preset:
 
 
 PRESETS: dict[int, Preset] = {
-    1: Preset(n_layer=1, n_embd=32, block_size=128, epochs=1.0, sparsity=0.5, params_per_byte=0.05),
-    2: Preset(n_layer=1, n_embd=48, block_size=128, epochs=1.5, sparsity=0.5, params_per_byte=0.08),
-    3: Preset(n_layer=2, n_embd=48, block_size=256, epochs=1.5, sparsity=0.5, params_per_byte=0.1),
-    4: Preset(n_layer=2, n_embd=64, block_size=256, epochs=2.0, sparsity=0.5, params_per_byte=0.1),
-    5: Preset(n_layer=2, n_embd=80, block_size=256, epochs=2.0, sparsity=0.5, params_per_byte=0.12),
-    6: Preset(n_layer=2, n_embd=96, block_size=256, epochs=2.5, sparsity=0.5, params_per_byte=0.15),
-    7: Preset(n_layer=3, n_embd=128, block_size=256, epochs=3.0, sparsity=0.5, params_per_byte=0.2),
-    8: Preset(n_layer=4, n_embd=160, block_size=512, epochs=3.0, sparsity=0.5, params_per_byte=0.25),
-    9: Preset(n_layer=4, n_embd=192, block_size=512, epochs=4.0, sparsity=0.5, params_per_byte=0.3),
+    1: Preset(n_layer=1, n_embd=32, block_size=64, epochs=1.0, sparsity=0.5, params_per_byte=0.1),
+    2: Preset(n_layer=1, n_embd=32, block_size=128, epochs=2.0, sparsity=0.5, params_per_byte=0.15),
+    3: Preset(n_layer=2, n_embd=32, block_size=128, epochs=3.0, sparsity=0.5, params_per_byte=0.2),
+    4: Preset(n_layer=2, n_embd=64, block_size=128, epochs=3.0, sparsity=0.5, params_per_byte=0.25),
+    5: Preset(n_layer=2, n_embd=64, block_size=128, epochs=5.0, sparsity=0.5, params_per_byte=0.25),
+    6: Preset(n_layer=2, n_embd=64, block_size=128, epochs=8.0, sparsity=0.5, params_per_byte=0.25),
+    7: Preset(n_layer=2, n_embd=96, block_size=128, epochs=10.0, sparsity=0.5, params_per_byte=0.3),
+    8: Preset(n_layer=3, n_embd=128, block_size=256, epochs=10.0, sparsity=0.5, params_per_byte=0.35),
+    9: Preset(n_layer=4, n_embd=128, block_size=256, epochs=16.0, sparsity=0.5, params_per_byte=0.4),
 }
 
 
 def param_count(cfg: ByteGPTConfig) -> int:
     d = cfg.n_embd
     per_layer = 4 * d * d + 2 * cfg.mlp_ratio * d * d
-    return (257 + cfg.block_size + 256) * d + cfg.n_layer * per_layer
+    return (2 * 257 + cfg.block_size + 256) * d + cfg.n_layer * per_layer
 
 
 def settings(level: int, n_bytes: int, **train_overrides) -> tuple[ByteGPTConfig, TrainConfig]:

@@ -18,7 +18,7 @@ from .models.transformer import ByteGPT, ByteGPTConfig
 from .train import fit
 
 CODER = "range/constriction/categorical-lazy/precision24/float64"  # fixed by format version 1
-LIMITS = {"block_size": 8192, "n_layer": 64, "n_head": 64, "n_embd": 4096, "mlp_ratio": 8, "weight_bits": 15}
+LIMITS = {"block_size": 8192, "n_layer": 64, "n_head": 64, "n_embd": 2048, "mlp_ratio": 8, "weight_bits": 15}
 MAX_PARAMS = 1 << 28
 
 
@@ -88,7 +88,7 @@ def read_config(blob: bytes) -> tuple[ByteGPTConfig, int]:
     for key, cap in LIMITS.items():
         if not 1 <= getattr(cfg, key) <= cap:
             raise FormatError(f"model configuration is out of range ({key})")
-    if cfg.n_embd % cfg.n_head or cfg.weight_bits < 2:
+    if cfg.n_embd % cfg.n_head or cfg.n_embd // cfg.n_head > 512 or cfg.weight_bits < 2:
         raise FormatError("model configuration is inconsistent")
     if sum(np.prod(s) for s in shapes(cfg).values()) > MAX_PARAMS:
         raise FormatError("model configuration is too large")

@@ -21,11 +21,11 @@ IGNORE = -100  # target of the padding after a short last chunk (cross_entropy i
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: float = 4.0  # passes over the input
+    epochs: float = 8.0  # passes over the input
     min_steps: int = 50
-    max_steps: int = 4000
-    batch_size: int = 32  # chunks per step
-    lr: float = 3e-3
+    max_steps: int = 100_000
+    batch_size: int = 16  # chunks per step
+    lr: float = 1e-2
     warmup_frac: float = 0.05
     min_lr_frac: float = 0.1
     prune_at: float = 0.6  # fraction of the steps after which weights are pruned and the mask fixed

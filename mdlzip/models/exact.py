@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .transformer import BOS, NORM_SCALE, ByteGPT, ByteGPTConfig, weight_scale
+from .transformer import BOS, NORM_SCALE, ByteGPT, ByteGPTConfig, shift_right, weight_scale
 
 RESIDUAL_BITS = 10  # the residual stream is held in units of 2^-10
 RESIDUAL_MAX = 2.0**21 - 1  # |r| <= RESIDUAL_MAX keeps sum(r^2) < 2^53 for widths up to 2048
@@ -92,6 +92,7 @@ class ExactByteGPT:
         t = lambda name: torch.tensor(qm.codes[name], dtype=torch.float64, device=self.device)
         ws, acts, one = qm.weight_scales, qm.act_scales, 2.0**RESIDUAL_BITS
         self.wte = torch.round(t("wte") * (ws["wte"] * one))  # (257, C) residual units
+        self.wte2 = torch.round(t("wte2") * (ws["wte2"] * one))  # (257, C)
         self.wpe = torch.round(t("wpe") * (ws["wpe"] * one))  # (T, C)
         self.layers = []
         for i in range(cfg.n_layer):
@@ -119,7 +120,8 @@ class ExactByteGPT:
         cfg = self.cfg
         shape = (batch, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head)
         kv = lambda dtype: [torch.zeros(shape, dtype=dtype, device=self.device) for _ in range(cfg.n_layer)]
-        return {"pos": 0, "k": kv(torch.float32), "v": kv(torch.float64)}
+        return {"pos": 0, "prev": torch.full((batch, 1), BOS, device=self.device),
+                "k": kv(torch.float32), "v": kv(torch.float64)}
 
     def norm(self, r: torch.Tensor) -> torch.Tensor:
         """RMSNorm onto int8 codes of step NORM_SCALE: round(r * sqrt(C) * 32 / sqrt(sum r^2 + 1))."""
@@ -147,14 +149,14 @@ class ExactByteGPT:
     def forward(self, idx: torch.Tensor, cache: dict) -> torch.Tensor:
         """idx (B, n) inputs at positions cache['pos']..+n -> integer frequencies (B, n, 256), float64."""
         n, pos = idx.shape[1], cache["pos"]
-        r = self.wte[idx] + self.wpe[pos:pos + n]  # (B, n, C)
+        r = self.wte[idx] + self.wte2[shift_right(idx, cache["prev"])] + self.wpe[pos:pos + n]  # (B, n, C)
         for i, L in enumerate(self.layers):
             r = torch.clamp(r + self.attention(self.norm(r), L, cache, i), -RESIDUAL_MAX, RESIDUAL_MAX)
             h = requant(matmul(self.norm(r), L["fc"]), L["mfc"], 0, 255)
             r = torch.clamp(r + torch.round(matmul(h, L["out"]) * L["mout"]), -RESIDUAL_MAX, RESIDUAL_MAX)
         logits = matmul(self.norm(r), self.head)  # (B, n, 256) exact integers
         k = torch.floor((logits.amax(-1, keepdim=True) - logits) * self.mhead)
-        cache["pos"] = pos + n
+        cache["pos"], cache["prev"] = pos + n, idx[:, -1:]
         return self.out_lut[torch.clamp(k, 0, len(self.out_lut) - 1).long()]
 
 

@@ -86,6 +86,12 @@ class QEmbedding(QLinear):
         return F.embedding(idx, self.quantized_weight())
 
 
+def shift_right(idx: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, T) inputs -> the input one position earlier; `first` (B, 1) or BOS at position 0."""
+    first = torch.full_like(idx[:, :1], BOS) if first is None else first
+    return torch.cat([first, idx[:, :-1]], dim=1)
+
+
 def rms_norm(x: torch.Tensor) -> torch.Tensor:
     """RMSNorm without gain, then onto the fixed int8 grid NORM_SCALE."""
     y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
@@ -138,6 +144,7 @@ class ByteGPT(nn.Module):
         self.cfg = cfg
         d, qm = cfg.n_embd, cfg.weight_qmax
         self.wte = QEmbedding(d, 257, qm)  # 256 bytes + BOS
+        self.wte2 = QEmbedding(d, 257, qm)  # the input before: a direct order-2 context
         self.wpe = QEmbedding(d, cfg.block_size, qm)
         self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.lm_head = QLinear(d, 256, qm)
@@ -154,7 +161,7 @@ class ByteGPT(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """idx (B, T) inputs in 0..256 -> logits (B, T, 256), and the mean loss in nats if targets."""
         T = idx.shape[1]
-        x = self.wte(idx) + self.wpe(torch.arange(T, device=idx.device))  # (B, T, C)
+        x = self.wte(idx) + self.wte2(shift_right(idx)) + self.wpe(torch.arange(T, device=idx.device))  # (B, T, C)
         for block in self.h:
             x = block(x)
         logits = self.lm_head(rms_norm(x))
