@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from .models.exact import chunk_inputs
-from .models.transformer import ByteGPT
+from .models.transformer import BOS, ByteGPT
 
 IGNORE = -100  # target of the padding after a short last chunk (cross_entropy ignore_index)
 
@@ -77,9 +77,21 @@ def magnitude_prune(model: ByteGPT, sparsity: float) -> None:
         m.weight.mul_(m.mask)
 
 
+@torch.no_grad()
+def mask_absent_bytes(model: ByteGPT, data: bytes) -> None:
+    """Zero and fix the input-embedding rows of byte values that never occur: they never train."""
+    present = torch.zeros(257, dtype=torch.bool)
+    present[torch.from_numpy(np.unique(np.frombuffer(data, dtype=np.uint8)).astype(np.int64))] = True
+    present[BOS] = True
+    for table in (model.wte, model.wte2):
+        table.mask[~present] = 0
+        table.weight.mul_(table.mask)
+
+
 def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, progress: bool = False) -> TrainStats:
     """Train `model` in place on the chunks of `data`; prune part-way through."""
     targets, inputs = chunk_bytes(data, model.cfg.block_size)
+    mask_absent_bytes(model, data)
     gen = torch.Generator().manual_seed(cfg.seed)
     total = cfg.num_steps(len(targets))
     prune_step = int(cfg.prune_at * total) if cfg.sparsity > 0 else total

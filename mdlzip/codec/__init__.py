@@ -1,0 +1,1 @@
+"""Entropy coding: the data under the exact model (arith) and the sparse weight codes (weights)."""
