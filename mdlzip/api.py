@@ -12,7 +12,7 @@ import torch
 from . import classical, container, neural
 from .config import DEFAULT_LEVEL
 from .container import Method, Section
-from .errors import ChecksumError, FormatError, MdlzipError
+from .errors import ChecksumError, MdlzipError
 
 
 @dataclass
@@ -118,8 +118,6 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, *, device: str
                     candidates={m.name.lower(): len(b) for m, b in candidates.items()},
                     xz_bytes=classical.xz_size(data), train_steps=result.steps,
                     train_seconds=result.train_seconds, code_seconds=result.code_seconds, device=result.device)
-    if method == Method.NEURAL:
-        report.model, report.params, report.nonzeros = result.qmodel.cfg.to_dict(), result.qmodel.num_params(), result.qmodel.num_nonzero()
     return archive, report
 
 
@@ -153,4 +151,4 @@ def report_json(report: ArchiveInfo) -> str:
     return json.dumps(report.to_dict(), indent=2)
 
 
-__all__ = ["ArchiveInfo", "Report", "compress", "compress_with_report", "decompress", "info", "FormatError"]
+__all__ = ["ArchiveInfo", "Report", "compress", "compress_with_report", "decompress", "info"]

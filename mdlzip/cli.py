@@ -1,250 +1,286 @@
-"""The `mdlzip` command: compress, decompress, info, test, bench, with xz/zstd conventions."""
+"""The `mdlzip` command: compress, decompress, info, test and bench, in the manner of xz and zstd."""
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
 
 import click
+import torch
 
 from . import __version__, api
+from .bench import format_table, run_bench
 from .config import DEFAULT_LEVEL
 from .errors import MdlzipError
 
 SUFFIX = ".mdlz"
-STDIN = "-"
-EPILOG = "Exit status: 0 success, 1 error, 2 usage error. Output never depends on -T."
-CONTEXT = {"help_option_names": ["-h", "--help"]}
+STDIO = "-"
+FAILURES = (click.FileError, MdlzipError, OSError, ValueError, MemoryError, torch.OutOfMemoryError)  # exit 1
+SHORTCUTS = {"-z": "compress", "--compress": "compress", "-d": "decompress", "--decompress": "decompress",
+             "-t": "test", "--test": "test", "-l": "info", "--list": "info", "list": "info"}
+TERMS = {"weights": "  MDL model term", "data": "  MDL data term"}  # the two parts of the description length
+EXIT = "Exit status: 0 success (a skipped file is only a warning), 1 error, 2 usage error."
+EPILOG = f"""\b
+Shortcuts, as in xz: -z compress, -d decompress, -t test, -l (or list) info;
+mdlzip -dc FILE is mdlzip decompress -c FILE.
+{EXIT}"""
 
 
-class Failure(Exception):
-    """An error about one file, reported as `mdlzip: FILE: message` (FILE: `path`, else the input)."""
+class Mdlzip(click.Group):
+    """The subcommands, and xz's operation flags in first place as shortcuts: -d, -dc, --list, ..."""
 
-    def __init__(self, message: str, path: str | None = None):
-        super().__init__(message)
-        self.path = path
-
-
-def display(path: str) -> str:
-    return "(stdin)" if path == STDIN else path
-
-
-def error_text(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return "out of memory" if isinstance(exc, MemoryError) else str(exc) or type(exc).__name__
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        head = args[0] if args else ""
+        if head in SHORTCUTS:
+            args = [SHORTCUTS[head], *args[1:]]
+        elif head[:2] in SHORTCUTS and len(head) > 2:  # a cluster: -dc = -d -c
+            args = [SHORTCUTS[head[:2]], "-" + head[2:], *args[1:]]
+        return super().parse_args(ctx, args)
 
 
-def read_input(path: str) -> bytes:
-    if path == STDIN:
-        return sys.stdin.buffer.read()
-    if os.path.isdir(path):
-        raise Failure("Is a directory, skipping")
-    with open(path, "rb") as f:
-        return f.read()
+def _name(path: str) -> str:
+    return "(stdin)" if path == STDIO else path
 
 
-def write_output(target: str | None, data: bytes, force: bool, source: str) -> None:
-    """Write to stdout (target None) or atomically to a file (temp file, then rename), keeping mode and mtime."""
-    if target is None:
-        if sys.stdout.isatty() and not force:
-            raise Failure("data not written to a terminal. Use -f to force.")
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+def _error(path: str, exc: BaseException) -> None:
+    where = getattr(exc, "filename", None) or _name(path)
+    message = (isinstance(exc, OSError) and exc.strerror) or str(exc) or type(exc).__name__
+    click.echo(f"mdlzip: {where}: {message}".replace("\n", " "), err=True)
+
+
+def _each(files: tuple[str, ...], work: Callable[[str], None]) -> int:
+    """Run `work` on every input (none: stdin); one stderr line per error; 1 if any failed."""
+    failed = 0
+    for path in files or (STDIO,):
+        try:
+            work(path)
+        except FAILURES as exc:
+            _error(path, exc)
+            failed = 1
+    return failed
+
+
+def _read(path: str, archive: bool = False) -> bytes:
+    if path != STDIO:
+        with open(path, "rb") as f:
+            return f.read()
+    stdin = click.get_binary_stream("stdin")
+    if archive and stdin.isatty():
+        raise click.FileError("(stdin)", "compressed data not read from a terminal.")
+    return stdin.read()
+
+
+def _target(path: str, o: dict, derive: Callable[[str], str]) -> str | None:
+    """The output file (None: stdout), checked before any work is done."""
+    if o["to_stdout"] or (path == STDIO and not o["output"]):
+        return None
+    dest = o["output"] or derive(path)
+    if os.path.lexists(dest) and not o["force"]:
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dest)
+    if path != STDIO and os.path.exists(dest) and os.path.samefile(path, dest):
+        raise click.FileError(dest, "input and output are the same file")
+    return dest
+
+
+def _write(dest: str | None, data: bytes, src: str) -> None:
+    """Write stdout, or a temporary file beside `dest` that replaces it only once complete."""
+    if dest is None:
+        stdout = click.get_binary_stream("stdout")
+        stdout.write(data)
+        stdout.flush()
         return
-    fd, tmp = tempfile.mkstemp(prefix=".mdlzip-", dir=os.path.dirname(os.path.abspath(target)))
+    f = tempfile.NamedTemporaryFile(dir=os.path.dirname(dest) or ".", prefix=f".{os.path.basename(dest)}.",
+                                    suffix=".tmp", delete=False)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with f:
             f.write(data)
-        if source != STDIN:
-            st = os.stat(source)
-            os.chmod(tmp, st.st_mode & 0o777)
-            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
-        os.replace(tmp, target)
+        if src != STDIO and os.path.isfile(src):
+            shutil.copystat(src, f.name)  # the input's mode and times, as xz keeps them
+        else:
+            umask = os.umask(0o022)
+            os.umask(umask)
+            os.chmod(f.name, 0o666 & ~umask)
+        os.replace(f.name, dest)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(f.name)
         raise
 
 
-def process(files: tuple[str, ...], output: str | None, to_stdout: bool, force: bool, rm: bool,
-            out_name: Callable[[str], str], transform: Callable[[str, bytes, bool], bytes]) -> None:
-    """Apply `transform(path, data, to_terminal_stream)` to each input; one error line per failed
-    file; exit status 1 if any failed. The input is removed only with --rm after success."""
-    files = files or (STDIN,)
-    if output and len(files) > 1:
-        raise click.UsageError("-o/--output takes a single input file")
-    failed = False
-    for path in files:
-        try:
-            target = None if to_stdout or (path == STDIN and not output) else output or out_name(path)
-            if target is not None and os.path.exists(target) and not force:
-                raise Failure("File exists", target)
-            write_output(target, transform(path, read_input(path), target is None), force, path)
-            if rm and path != STDIN and target is not None:
-                os.remove(path)
-        except Failure as exc:
-            click.echo(f"mdlzip: {display(exc.path or path)}: {exc}", err=True)
-            failed = True
-        except (MdlzipError, OSError, ValueError, MemoryError) as exc:
-            click.echo(f"mdlzip: {display(path)}: {error_text(exc)}", err=True)
-            failed = True
-    if failed:
-        sys.exit(1)
+def _finish(path: str, dest: str | None, o: dict) -> None:
+    """Say where the output went (-v); remove the input (--rm) now that the output is complete."""
+    if o["verbose"] > o["quiet"]:
+        click.echo(f"{_name(path)} -> {dest or '(stdout)'}", err=True)
+    if not o["keep"] and path != STDIO and dest is not None:
+        os.remove(path)
 
 
-def common_options(func):
-    """Flags shared by compress and decompress, in the manner of xz and zstd."""
-    decorators = [
-        click.argument("files", nargs=-1, type=click.Path(allow_dash=True)),
-        click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (one input)."),
-        click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output."),
-        click.option("-f", "--force", is_flag=True, help="Overwrite the output; write to a terminal."),
-        click.option("-k", "--keep", is_flag=True, help="Keep the input (the default)."),
-        click.option("--rm", is_flag=True, help="Remove the input after success."),
-        click.option("-T", "--threads", type=click.IntRange(min=0), help="CPU threads; 0 = all cores."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
-        click.option("-v", "--verbose", count=True, help="More detail."),
-        click.option("-q", "--quiet", count=True, help="No report, no progress."),
-        click.option("--no-progress", is_flag=True, help="No progress bars (shown only on a terminal)."),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+def _options(*decorators):
+    return lambda func: functools.reduce(lambda f, decorator: decorator(f), reversed(decorators), func)
 
 
-def level_options(func):
-    for n in range(9, 0, -1):
-        text = {1: "Fastest: the smallest model.", 6: f"Default.", 9: "Best: largest model, longest training."}
-        func = click.option(f"-{n}", "level", flag_value=n, hidden=n not in text, help=text.get(n))(func)
-    return func
+FILES = click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
+THREADS = click.option("-T", "--threads", type=click.IntRange(min=0), metavar="N", help="CPU threads (0: all cores).")
+DEVICE = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+CODING = _options(
+    THREADS, DEVICE, click.option("-v", "--verbose", count=True, help="Say more."),
+    click.option("-q", "--quiet", count=True, help="No report, no progress bars; -qq: no warnings either."),
+    click.option("--no-progress", is_flag=True, help="No progress bars (shown only on a terminal anyway)."))
+OUTPUT = _options(
+    click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write this file (one input only)."),
+    click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output."),
+    click.option("-f", "--force", is_flag=True, help="Overwrite the output file; write to a terminal."),
+    click.option("-k", "--keep", "keep", flag_value=True, default=True, help="Keep the input (the default)."),
+    click.option("--rm", "keep", flag_value=False, help="Remove the input after success (not with -c)."))
+LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, hidden=2 <= n <= 8,
+                                 **({"default": True} if n == DEFAULT_LEVEL else {}),
+                                 help={1: f"Fastest: the smallest model (-1 ... -9; default -{DEFAULT_LEVEL}).",
+                                       9: "Best: the largest model, the longest training."}.get(n))
+                    for n in range(1, 10)])
 
 
-def progress_wanted(quiet: int, no_progress: bool) -> bool:
-    return sys.stderr.isatty() and not quiet and not no_progress
+def _prepare(files: tuple[str, ...], o: dict, compressing: bool = False) -> None:
+    """Check the output options against the inputs; decide on progress bars."""
+    if o.get("output") and (o["to_stdout"] or len(files) > 1):
+        raise click.UsageError("-o takes one input file, and not with -c")
+    if compressing and len(files) > 1 and (o["to_stdout"] or STDIO in files):
+        raise click.UsageError("archives can't be concatenated: one input for standard output")
+    o["progress"] = not o["no_progress"] and not o["quiet"] and click.get_text_stream("stderr").isatty()
 
 
-@click.group(context_settings=CONTEXT, epilog=EPILOG)
+@click.group(cls=Mdlzip, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, "-V", "--version", prog_name="mdlzip", message="%(prog)s %(version)s")
 def main() -> None:
-    """Lossless compression by Minimum Description Length: a small transformer is trained on
-    each file and stored with it, and the file is range-coded under that model."""
+    """Lossless compression by Minimum Description Length: a small transformer is trained on each
+    file and stored with it, and the file is range-coded under that model."""
 
 
-@main.command(epilog=EPILOG)
-@common_options
-@level_options
+@main.command(epilog=EXIT)
+@FILES
+@OUTPUT
+@LEVELS
+@CODING
 @click.option("--json", "as_json", is_flag=True, help="Print the MDL report as JSON (stdout; stderr with -c).")
-@click.option("--no-fallback", is_flag=True, help="Write the neural archive even when xz/zstd is smaller.")
-def compress(files, output, to_stdout, force, keep, rm, threads, device, verbose, quiet, no_progress,
-             level, as_json, no_fallback) -> None:
-    """Compress FILES (or standard input) to FILE.mdlz and report the description length."""
+@click.option("--no-fallback", is_flag=True, help="Write the neural archive even when stored/zstd/xz is smaller.")
+def compress(files: tuple[str, ...], **o) -> None:
+    """Compress FILEs to FILE.mdlz (no FILE, or -: stdin to stdout); the MDL report goes to stderr.
 
-    def transform(path: str, data: bytes, to_stream: bool) -> bytes:
-        archive, report = api.compress_with_report(
-            data, level or DEFAULT_LEVEL, device=device, threads=threads, fallback=not no_fallback,
-            progress=progress_wanted(quiet, no_progress))
-        if as_json:
-            click.echo(api.report_json(report), err=to_stream)
-        elif not quiet:
-            click.echo(f"{display(path)}:\n{report.format()}", err=True)
-        return archive
+    A FILE already ending in .mdlz is skipped with a warning, which leaves the exit status alone."""
+    _prepare(files, o, compressing=True)
 
-    def out_name(path: str) -> str:
-        if path.endswith(SUFFIX):
-            raise Failure(f"already has '{SUFFIX}' suffix, skipping")
-        return path + SUFFIX
+    def work(path: str) -> None:
+        if path != STDIO and path.endswith(SUFFIX) and not (o["to_stdout"] or o["output"]):
+            if o["quiet"] < 2:
+                click.echo(f"mdlzip: {path}: already has '{SUFFIX}' suffix, skipping", err=True)
+            return
+        dest = _target(path, o, lambda p: p + SUFFIX)
+        if dest is None and not o["force"] and click.get_binary_stream("stdout").isatty():
+            raise click.FileError("(stdout)", "compressed data not written to a terminal. Use -f to force.")
+        archive, report = api.compress_with_report(_read(path), o["level"], device=o["device"], threads=o["threads"],
+                                                   fallback=not o["no_fallback"], progress=o["progress"])
+        _write(dest, archive, path)
+        _finish(path, dest, o)
+        if not o["quiet"]:
+            click.echo(report.format(), err=True)
+        if o["as_json"]:
+            click.echo(api.report_json(report), err=dest is None)
 
-    process(files, output, to_stdout, force, rm, out_name, transform)
+    sys.exit(_each(files, work))
 
 
-@main.command(epilog=EPILOG)
-@common_options
-def decompress(files, output, to_stdout, force, keep, rm, threads, device, verbose, quiet, no_progress) -> None:
-    """Decompress FILE.mdlz (or standard input) to FILE."""
-
-    def transform(path: str, data: bytes, to_stream: bool) -> bytes:
-        return api.decompress(data, device=device, threads=threads, progress=progress_wanted(quiet, no_progress))
-
-    def out_name(path: str) -> str:
-        if not path.endswith(SUFFIX) or path == SUFFIX:
-            raise Failure(f"unknown suffix ({SUFFIX} expected). Can't derive the output file name. "
-                          "Specify it with -o FILE.")
+def _strip(path: str) -> str:
+    if os.path.basename(path).endswith(SUFFIX) and os.path.basename(path) != SUFFIX:
         return path[:-len(SUFFIX)]
+    raise click.FileError(path, f"unknown suffix ({SUFFIX} expected). Can't derive the output file name. "
+                          "Specify it with -o FILE.")
 
-    process(files, output, to_stdout, force, rm, out_name, transform)
+
+@main.command(epilog=EXIT)
+@FILES
+@OUTPUT
+@CODING
+def decompress(files: tuple[str, ...], **o) -> None:
+    """Decompress FILE.mdlz to FILE (no FILE, or -: stdin to stdout)."""
+    _prepare(files, o)
+
+    def work(path: str) -> None:
+        dest = _target(path, o, _strip)
+        data = api.decompress(_read(path, archive=True), device=o["device"], threads=o["threads"],
+                              progress=o["progress"])
+        _write(dest, data, path)
+        _finish(path, dest, o)
+
+    sys.exit(_each(files, work))
 
 
-@main.command("test", epilog=EPILOG)
+@main.command("test", epilog=EXIT)
+@FILES
+@CODING
+def test_(files: tuple[str, ...], **o) -> None:
+    """Decode FILEs (no FILE, or -: stdin) and verify their checksums; write nothing."""
+    _prepare(files, o)
+
+    def work(path: str) -> None:
+        data = api.decompress(_read(path, archive=True), device=o["device"], threads=o["threads"],
+                              progress=o["progress"])
+        if o["verbose"] > o["quiet"]:
+            click.echo(f"{_name(path)}: OK, {len(data):,} bytes", err=True)
+
+    sys.exit(_each(files, work))
+
+
+@main.command(epilog=EXIT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
-@click.option("-T", "--threads", type=click.IntRange(min=0))
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@click.option("-v", "--verbose", count=True, help="Print OK for each good file.")
-def test_(files, threads, device, verbose) -> None:
-    """Decode FILES and verify their checksums; write nothing."""
-    failed = False
-    for path in files:
-        try:
-            api.decompress(read_input(path), device=device, threads=threads)
-            if verbose:
-                click.echo(f"{display(path)}: OK", err=True)
-        except (Failure, MdlzipError, OSError, ValueError, MemoryError) as exc:
-            click.echo(f"mdlzip: {display(path)}: {error_text(exc)}", err=True)
-            failed = True
-    sys.exit(1 if failed else 0)
-
-
-@main.command("info", epilog=EPILOG)
-@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
-@click.option("-v", "--verbose", count=True, help="Itemized sizes and the model configuration.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def info(files, verbose, as_json) -> None:
-    """Show what archives hold (sizes, method, model) without decoding them."""
-    rows, failed = [], False
+@click.option("-v", "--verbose", count=True, help="Itemize the sizes; show the model configuration.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per file.")
+def info(files: tuple[str, ...], verbose: int, as_json: bool) -> None:
+    """Describe archives without decoding them (alias: list)."""
+    rows, line = [], "{:>12} {:>14} {:>7}  {:<7} {:>20}  {:<5}  {}".format
     if not as_json:
-        click.echo(f"{'Compressed':>12} {'Uncompressed':>12} {'Ratio':>6} {'Method':>7} {'Params(nz)':>18} "
-                   f"{'Check':>8}  Filename")
-    for path in files:
-        try:
-            data = read_input(path)
-            meta = api.info(data)
-        except (Failure, MdlzipError, OSError, ValueError, MemoryError) as exc:
-            click.echo(f"mdlzip: {display(path)}: {error_text(exc)}", err=True)
-            failed = True
-            continue
-        rows.append(dict(meta.to_dict(), file=path))
+        click.echo(line("Compressed", "Uncompressed", "Ratio", "Method", "Params(nz)", "Check", "Filename"))
+
+    def work(path: str) -> None:
+        meta = api.info(_read(path, archive=True))
+        rows.append(dict(meta.to_dict(), file=_name(path)))
         if as_json:
-            continue
-        ratio = f"{meta.archive_bytes / meta.original_bytes:.3f}" if meta.original_bytes else "-"
+            return
+        ratio = f"{meta.archive_bytes / meta.original_bytes:.3f}" if meta.original_bytes else "---"
         params = f"{meta.params:,}({meta.nonzeros:,})" if meta.params is not None else "-"
-        click.echo(f"{meta.archive_bytes:>12,} {meta.original_bytes:>12,} {ratio:>6} {meta.method:>7} "
-                   f"{params:>18} {'CRC32':>8}  {display(path)}")
-        if verbose:
-            for name, n in meta.sizes.items():
-                click.echo(f"    {name:<10} {n:>12,} bytes")
-            if meta.model:
-                click.echo(f"    model      {json.dumps(meta.model)}")
+        click.echo(line(f"{meta.archive_bytes:,}", f"{meta.original_bytes:,}", ratio, meta.method, params, "CRC32",
+                        _name(path)))
+        for name, n in meta.sizes.items() if verbose else ():
+            click.echo(f"    {name:<10} {n:>12,} bytes{TERMS.get(name, '')}")
+        if verbose and meta.model:
+            click.echo("    model      " + " ".join(f"{k}={v}" for k, v in meta.model.items()))
+
+    failed = _each(files, work)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-    sys.exit(1 if failed else 0)
+    sys.exit(failed)
 
 
-@main.command(epilog=EPILOG)
+@main.command(epilog=EXIT)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@level_options
-@click.option("-T", "--threads", type=click.IntRange(min=0))
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the rows as JSON here.")
-@click.option("--no-fallback", is_flag=True, help="Measure the neural archive even where xz/zstd is smaller.")
-def bench(paths, level, threads, device, json_out, no_fallback) -> None:
-    """Compress, decompress and verify each file (directories: their files) with mdlzip and the
-    classical baselines; print a markdown table."""
-    from .bench import format_table, run_bench
-
-    rows = run_bench(paths, level or DEFAULT_LEVEL, threads=threads, device=device, fallback=not no_fallback,
-                     progress=sys.stderr.isatty())
+@LEVELS
+@click.option("--json", "json_out", type=click.File("w", lazy=True), help="Also write the rows as JSON here.")
+@THREADS
+@DEVICE
+@click.option("--no-fallback", is_flag=True, help="Measure the neural archive even where a classical one is smaller.")
+def bench(paths: tuple[str, ...], level: int, json_out, threads: int | None, device: str, no_fallback: bool) -> None:
+    """Compress, decompress and verify each file (directories: the files under them) with mdlzip,
+    xz -9e, zstd -19 and bzip2 -9; print a Markdown table."""
+    try:
+        rows = run_bench(paths, level, device=device, threads=threads, fallback=not no_fallback,
+                         progress=click.get_text_stream("stderr").isatty())
+    except FAILURES as exc:
+        _error("bench", exc)
+        sys.exit(1)
     click.echo(format_table(rows))
     if json_out:
-        with open(json_out, "w") as f:
-            json.dump(rows, f, indent=2)
+        json.dump(rows, json_out, indent=2)

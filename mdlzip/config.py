@@ -19,7 +19,7 @@ class Preset:
     sparsity: float
     params_per_byte: float  # the dense parameter count is kept below this times the input size
     n_head: int = 4
-    weight_bits: int = 6
+    weight_bits: int = 5
 
 
 PRESETS: dict[int, Preset] = {

@@ -1,126 +1,236 @@
-"""The mdlzip command as a user types it (click's runner; -1 and small inputs keep it fast)."""
+"""The `mdlzip` command as a user types it (click's runner; -1 and inputs of a few hundred bytes keep it fast)."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 import mdlzip
 from mdlzip.cli import main
 
+SIZE = 600
+
+
+def run(*args: str, stdin: bytes | None = None):
+    """Invoke the command; stdout and stderr come back apart (click >= 8.2)."""
+    return CliRunner().invoke(main, [str(a) for a in args], input=stdin, catch_exceptions=False)
+
+
+def one_error(result, prefix: str = "mdlzip: ") -> str:
+    """The run failed with exit status 1 and exactly one stderr line, `mdlzip: FILE: message`."""
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert len(lines) == 1 and lines[0].startswith(prefix), result.stderr
+    return lines[0]
+
+
+def leftovers(directory) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Models this small train as fast on one thread, and far faster on a loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data(text_sample) -> bytes:
+    return text_sample[:SIZE]
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory, data) -> dict[str, bytes]:
+    """A neural archive (--no-fallback) and a default one (a classical fallback at this size)."""
+    folder = tmp_path_factory.mktemp("archives")
+    (folder / "x").write_bytes(data)
+    out = {}
+    for kind, flags in {"neural": ["--no-fallback"], "default": []}.items():
+        assert run("compress", "-1", "-q", *flags, "-o", folder / kind, folder / "x").exit_code == 0
+        out[kind] = (folder / kind).read_bytes()
+    return out
+
 
 @pytest.fixture
-def run():
-    def invoke(*args, stdin: bytes | None = None):
-        return CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
-    return invoke
-
-
-@pytest.fixture
-def sample(tmp_path, text_sample):
+def sample(tmp_path, data):
     path = tmp_path / "s.txt"
-    path.write_bytes(text_sample)
+    path.write_bytes(data)
     return path
 
 
 @pytest.fixture
-def archive(run, sample):
-    assert run("compress", "-1", "-q", str(sample)).exit_code == 0
-    return sample.with_name("s.txt.mdlz")
+def archive(tmp_path, archives):
+    path = tmp_path / "s.txt.mdlz"
+    path.write_bytes(archives["neural"])
+    return path
 
 
-def one_error_line(result, starts: str = "mdlzip: ") -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(starts), result.stderr
-    return lines[0]
-
-
-def test_round_trip_keeps_input(run, sample, archive, text_sample):
-    assert sample.exists() and archive.exists()
+def test_round_trip_keeps_input_and_its_mode_and_time(sample, data):
+    os.chmod(sample, 0o640)
+    os.utime(sample, (1_000_000_000, 1_000_000_000))
+    result = run("compress", "-1", sample)
+    archive = sample.with_name("s.txt.mdlz")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "xz -9e" in result.stderr and "checksums" in result.stderr  # the MDL report
+    assert sample.read_bytes() == data and archive.exists()
+    assert archive.stat().st_mode & 0o777 == 0o640 and archive.stat().st_mtime == 1_000_000_000
     sample.unlink()
-    result = run("decompress", str(archive))
-    assert result.exit_code == 0 and sample.read_bytes() == text_sample and archive.exists()
+    result = run("decompress", archive)
+    assert result.exit_code == 0 and sample.read_bytes() == data and archive.exists()
+    assert leftovers(sample.parent) == []
 
 
-def test_report_on_stderr_and_json(run, sample, tmp_path):
-    result = run("compress", "-1", "--no-fallback", "--json", "-o", str(tmp_path / "x.mdlz"), str(sample))
-    report = json.loads(result.stdout)
-    assert report["method"] == "neural" and report["archive_bytes"] == (tmp_path / "x.mdlz").stat().st_size
-    assert sum(report["sizes"].values()) == report["archive_bytes"] and report["xz_bytes"] > 0
-    text = run("compress", "-1", "-f", str(sample)).stderr
-    assert "xz -9e" in text and "checksums" in text
+def test_stdout_and_stdin(sample, data):
+    packed = run("compress", "-1", "-q", "-c", sample)
+    assert packed.exit_code == 0 and packed.stdout_bytes.startswith(b"\xfdMDLZ\x00")
+    assert not sample.with_name("s.txt.mdlz").exists()
+    assert run("compress", "-1", "-q", stdin=data).stdout_bytes == packed.stdout_bytes  # no FILE: stdin
+    assert run("decompress", "-", stdin=packed.stdout_bytes).stdout_bytes == data
+    assert run("decompress", "-c", "-q", stdin=packed.stdout_bytes).stdout_bytes == data
 
 
-def test_stdout_and_stdin(run, text_sample):
-    packed = run("compress", "-1", "-q", "-c", "-", stdin=text_sample)
-    assert packed.exit_code == 0
-    assert run("decompress", stdin=packed.stdout_bytes).stdout_bytes == text_sample
+def test_output_option(sample, archive, data, tmp_path):
+    assert run("decompress", "-o", tmp_path / "back", archive).exit_code == 0
+    assert (tmp_path / "back").read_bytes() == data
+    assert run("compress", "-1", "-q", "-o", tmp_path / "out.bin", sample).exit_code == 0
+    assert mdlzip.decompress((tmp_path / "out.bin").read_bytes()) == data
+    assert run("compress", "-o", tmp_path / "o", sample, archive).exit_code == 2  # one input only
 
 
-def test_output_exists_needs_force(run, sample, archive):
-    result = run("compress", "-1", str(sample))
-    assert result.exit_code == 1
-    assert one_error_line(result) == f"mdlzip: {archive}: File exists"
-    assert run("compress", "-1", "-q", "-f", str(sample)).exit_code == 0
-
-
-def test_rm_removes_input_only_after_success(run, sample, archive, tmp_path):
+def test_rm_removes_input_only_after_success(sample, archives, tmp_path):
     bad = tmp_path / "bad.mdlz"
-    bad.write_bytes(archive.read_bytes()[:-5])
-    assert run("decompress", "--rm", str(bad)).exit_code == 1 and bad.exists()
-    assert run("compress", "-1", "-q", "-f", "--rm", str(sample)).exit_code == 0 and not sample.exists()
+    bad.write_bytes(archives["neural"][:-5])
+    one_error(run("decompress", "--rm", bad))
+    assert bad.exists() and not (tmp_path / "bad").exists()
+    assert run("compress", "-1", "-q", "--rm", sample).exit_code == 0
+    assert not sample.exists() and sample.with_name("s.txt.mdlz").exists()
 
 
-def test_suffix_rules(run, archive, tmp_path):
+def test_existing_output_needs_force(sample, archive, data):
+    before = archive.read_bytes()
+    assert one_error(run("compress", "-1", sample)) == f"mdlzip: {archive}: File exists"
+    assert archive.read_bytes() == before
+    assert one_error(run("decompress", archive)) == f"mdlzip: {sample}: File exists"
+    sample.write_bytes(b"old")
+    assert run("decompress", "-f", archive).exit_code == 0 and sample.read_bytes() == data
+    archive.write_bytes(b"old")
+    assert run("compress", "-1", "-q", "-f", sample).exit_code == 0
+    assert mdlzip.decompress(archive.read_bytes()) == data
+
+
+def test_suffix_rules(archive, tmp_path):
     plain = tmp_path / "plain.bin"
-    plain.write_bytes(archive.read_bytes())
-    result = run("decompress", str(plain))
-    assert result.exit_code == 1 and "unknown suffix (.mdlz expected)" in one_error_line(result)
-    result = run("compress", "-1", str(archive))
-    assert result.exit_code == 1 and "already has '.mdlz' suffix" in one_error_line(result)
+    shutil.copy(archive, plain)
+    assert one_error(run("decompress", plain)) == (
+        f"mdlzip: {plain}: unknown suffix (.mdlz expected). Can't derive the output file name. "
+        "Specify it with -o FILE.")
+    result = run("compress", "-1", archive)  # a warning, not an error
+    assert result.exit_code == 0 and result.stderr == f"mdlzip: {archive}: already has '.mdlz' suffix, skipping\n"
+    assert run("compress", "-1", "-qq", archive).stderr == ""
 
 
+@pytest.mark.parametrize("kind", ["neural", "default"])
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
-def test_damaged_archive_one_line_exit_1_no_output(run, archive, tmp_path, damage):
-    blob = bytearray(archive.read_bytes())
+def test_damaged_archive_one_line_exit_1_no_output(archives, tmp_path, kind, damage):
+    blob = bytearray(archives[kind])
     if damage == "truncate":
         blob = blob[:len(blob) // 2]
     else:
-        blob[len(blob) // 2] ^= 0x04
+        blob[len(blob) // 2] ^= 0x10
     bad = tmp_path / "bad.txt.mdlz"
     bad.write_bytes(bytes(blob))
     for command in ("decompress", "test"):
-        result = run(command, str(bad))
-        assert result.exit_code == 1
-        one_error_line(result, f"mdlzip: {bad}: ")
-    assert not (tmp_path / "bad.txt").exists()
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".mdlzip-")] == []
+        one_error(run(command, bad), f"mdlzip: {bad}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt.mdlz"]  # no output, no temporary file
+    assert run("decompress", "-c", stdin=bytes(blob)).stderr.startswith("mdlzip: (stdin): ")
 
 
-def test_info_and_test(run, archive):
-    result = run("info", "-v", str(archive))
-    assert result.exit_code == 0 and str(archive) in result.stdout and "checksums" in result.stdout
-    rows = json.loads(run("info", "--json", str(archive)).stdout)
-    assert sum(rows[0]["sizes"].values()) == archive.stat().st_size
-    assert run("test", str(archive)).exit_code == 0
+def test_test_writes_nothing(archive):
+    result = run("test", "-v", archive)
+    assert result.exit_code == 0 and result.stdout == "" and "OK" in result.stderr
+    assert sorted(p.name for p in archive.parent.iterdir()) == ["s.txt.mdlz"]
 
 
-def test_several_files_one_bad(run, tmp_path, text_sample):
-    good = tmp_path / "good.txt"
-    good.write_bytes(text_sample[:500])
-    result = run("compress", "-1", "-q", str(tmp_path / "missing.txt"), str(good))
-    assert result.exit_code == 1 and (tmp_path / "good.txt.mdlz").exists()
-    assert one_error_line(result) == f"mdlzip: {tmp_path / 'missing.txt'}: No such file or directory"
+def test_info(archive, archives, tmp_path, data):
+    (tmp_path / "d.mdlz").write_bytes(archives["default"])
+    result = run("info", archive, tmp_path / "d.mdlz")
+    header, neural, default = result.stdout.splitlines()
+    assert result.exit_code == 0 and header.split() == [
+        "Compressed", "Uncompressed", "Ratio", "Method", "Params(nz)", "Check", "Filename"]
+    assert neural.split()[1] == f"{SIZE:,}" and neural.split()[3] == "neural" and neural.endswith(str(archive))
+    verbose = run("info", "-v", archive).stdout
+    assert all(word in verbose for word in ("weights", "data", "header", "config", "checksums", "n_embd"))
+    rows = json.loads(run("info", "--json", archive, tmp_path / "d.mdlz").stdout)
+    assert rows[0]["method"] == "neural" and rows[0]["params"] > 0
+    for row, path in zip(rows, (archive, tmp_path / "d.mdlz")):
+        assert sum(row["sizes"].values()) == row["archive_bytes"] == path.stat().st_size
+        assert row["original_bytes"] == len(data)
 
 
-def test_version_help_and_levels(run):
-    assert run("-V").stdout.strip() == f"mdlzip {mdlzip.__version__}"
-    assert "-9" in run("compress", "-h").stdout
-    assert run("compress", "-9", "-q", "-c", "-", stdin=b"").exit_code == 0
+def test_compress_json_and_no_fallback(sample, tmp_path):
+    result = run("compress", "-1", "--no-fallback", "--json", "-o", tmp_path / "x.mdlz", sample)
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0 and report["method"] == "neural"
+    assert report["archive_bytes"] == (tmp_path / "x.mdlz").stat().st_size == sum(report["sizes"].values())
+    assert "weights" in result.stderr  # the human report still goes to stderr
+    to_stdout = run("compress", "-1", "-q", "--json", "-c", sample)  # the archive on stdout: JSON on stderr
+    assert json.loads(to_stdout.stderr)["archive_bytes"] == len(to_stdout.stdout_bytes)
+
+
+def test_version_help_levels_and_usage_errors():
+    assert run("-V").stdout == f"mdlzip {mdlzip.__version__}\n"
+    for command in ("compress", "decompress", "info", "test", "bench"):
+        assert run(command, "-h").exit_code == 0
+    text = run("compress", "--help").stdout
+    options = [line.split()[0] for line in text.splitlines() if line.startswith("  -")]
+    assert "-1" in options and "-9" in options and "-5" not in options  # -2 ... -8 work, but are not listed
+    assert "2 usage error" in " ".join(text.split())
+    for level in ("-1", "-5", "-9"):  # empty input: nothing to train, so even -9 is instant
+        assert run("compress", level, "-q", "-c", stdin=b"").exit_code == 0
     assert run("compress", "--bogus").exit_code == 2
+    assert run("compress", "-T", "-1").exit_code == 2
+    assert run("compress", "--device", "tpu").exit_code == 2
 
 
-def test_threads_do_not_change_the_archive(run, sample):
-    outs = {run("compress", "-1", "-q", "--no-fallback", "-c", f"-T{t}", str(sample)).stdout_bytes for t in (1, 2)}
-    assert len(outs) == 1
+def test_several_files_one_bad(tmp_path, data):
+    good = tmp_path / "good.txt"
+    good.write_bytes(data)
+    missing = tmp_path / "missing.txt"
+    result = run("compress", "-1", "-q", missing, good)
+    assert one_error(result) == f"mdlzip: {missing}: No such file or directory"
+    assert mdlzip.decompress((tmp_path / "good.txt.mdlz").read_bytes()) == data
+
+
+def test_xz_style_shortcuts(archive, data):
+    assert run("-dc", archive).stdout_bytes == data
+    assert run("-t", archive).exit_code == 0
+    assert "neural" in run("-l", archive).stdout and "neural" in run("list", archive).stdout
+    assert run("-d", "-k", archive).exit_code == 0 and archive.with_suffix("").read_bytes() == data
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_without_cuda_is_one_line(sample):
+    one_error(run("compress", "-1", "--device", "cuda", sample), f"mdlzip: {sample}: ")
+    assert not sample.with_name("s.txt.mdlz").exists()
+
+
+def test_no_compressed_data_to_a_terminal(sample):
+    controller, terminal = pty.openpty()  # a real terminal on stdout: the runner's streams never are one
+    try:
+        proc = subprocess.run([sys.executable, "-m", "mdlzip", "compress", "-1", "-c", sample],
+                              stdout=terminal, stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == "mdlzip: (stdout): compressed data not written to a terminal. Use -f to force.\n"

@@ -26,7 +26,7 @@ class ByteGPTConfig:
     n_head: int = 4
     n_embd: int = 128
     mlp_ratio: int = 4
-    weight_bits: int = 6  # weights are integer codes in [-(2^(b-1)-1), 2^(b-1)-1]
+    weight_bits: int = 5  # weights are integer codes in [-(2^(b-1)-1), 2^(b-1)-1]
 
     @property
     def weight_qmax(self) -> int:
