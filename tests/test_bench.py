@@ -40,7 +40,7 @@ def test_rows_and_table(corpus):
         assert row["compress_s"] > 0 and row["decompress_s"] > 0
     lines = format_table(rows).splitlines()
     assert lines[0] == "| " + " | ".join(COLUMNS) + " |" and len(lines) == 2 + len(rows)
-    assert lines[0].startswith("| file | bytes | mdlzip bytes | mdlzip bpb | method | weights B | data B | xz -9e bpb")
+    assert lines[0].startswith("| file | bytes | mdlzip bytes | mdlzip bpb | method | neural bpb | weights B | data B | xz -9e bpb")
     assert all(line.count("|") == len(COLUMNS) + 1 for line in lines)
     assert json.loads(json.dumps(rows)) == rows
 
