@@ -49,7 +49,7 @@ def markov_source(n_bytes: int, order: int = 2, alphabet: int = 24, branching: i
 def main(argv: list[str]) -> None:
     if not 1 <= len(argv) <= 2:
         raise SystemExit("usage: python -m mdlzip.synthetic OUT [N_BYTES]")
-    data, rate = markov_source(int(argv[1]) if len(argv) > 1 else 200_000)
+    data, rate = markov_source(int(argv[1]) if len(argv) > 1 else 1_000_000)
     with open(argv[0], "wb") as f:
         f.write(data)
     print(f"{argv[0]}: {len(data)} bytes, order-2 Markov source, entropy rate {rate:.4f} bits/byte")

@@ -115,3 +115,17 @@ def test_errors_form_one_hierarchy():
     for cls in (mdlzip.FormatError, mdlzip.TruncatedError, mdlzip.ChecksumError, mdlzip.UnsupportedVersionError):
         assert issubclass(cls, mdlzip.MdlzipError)
     assert issubclass(mdlzip.TruncatedError, EOFError)
+
+
+def test_forged_scales_with_valid_checksums_are_refused(neural_archive):
+    """Sizes and values from the archive are checked even when every CRC matches."""
+    import struct
+
+    from mdlzip import container
+    a = container.unpack(neural_archive)
+    weights = bytearray(a.sections[container.Section.WEIGHTS])
+    weights[:4] = struct.pack("<f", 1e30)
+    forged = container.pack(container.Method.NEURAL, mdlzip.decompress(neural_archive),
+                            [(k, bytes(weights) if k == container.Section.WEIGHTS else v) for k, v in a.sections.items()])
+    with pytest.raises(FormatError, match="scales"):
+        mdlzip.decompress(forged)
