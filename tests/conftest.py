@@ -39,3 +39,12 @@ def tiny_qmodel():
 def text_sample() -> bytes:
     """3 KB of a synthetic text-like Markov source that the project generates itself."""
     return markov_source(3000, seed=1)[0]
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Models this small train as fast on one thread, and far faster on a loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

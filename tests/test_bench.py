@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 import mdlzip.bench
@@ -12,13 +11,7 @@ from mdlzip.bench import BASELINES, COLUMNS, RoundTripError, format_table, run_b
 from mdlzip.cli import main
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Models this small train as fast on one thread, and far faster on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
