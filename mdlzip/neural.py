@@ -25,7 +25,6 @@ MAX_PARAMS = 1 << 28
 @dataclass
 class NeuralResult:
     sections: list[tuple[Section, bytes]]
-    qmodel: QuantizedModel
     steps: int
     train_seconds: float
     code_seconds: float
@@ -67,7 +66,7 @@ def compress(data: bytes, level: int, device: torch.device, progress: bool = Fal
     weights = scales.tobytes() + encode_tensors(list(qm.codes.values()), cfg.weight_qmax)
     sections = [(Section.CONFIG, json.dumps(config, separators=(",", ":")).encode()),
                 (Section.WEIGHTS, weights), (Section.DATA, arith.pack_streams(streams))]
-    return NeuralResult(sections, qm, steps, t1 - t0, code_seconds, str(device))
+    return NeuralResult(sections, steps, t1 - t0, code_seconds, str(device))
 
 
 def read_config(blob: bytes) -> tuple[ByteGPTConfig, int]:
