@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -80,9 +81,16 @@ class Report(ArchiveInfo):
         return "\n".join(lines)
 
 
-def _set_threads(threads: int | None) -> None:
+@contextmanager
+def _threads(threads: int | None):
+    """Run with `threads` torch threads (0: all cores; None: unchanged), then restore the setting."""
+    before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads if threads > 0 else (os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _info(archive: container.Archive, archive_bytes: int) -> ArchiveInfo:
@@ -102,8 +110,8 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, *, device: str
     is written instead when it is smaller. `verify` decodes the result once as a self-check.
     """
     data = bytes(data)
-    _set_threads(threads)
-    result = neural.compress(data, level, neural.resolve_device(device), progress)
+    with _threads(threads):
+        result = neural.compress(data, level, neural.resolve_device(device), progress)
     candidates = {Method.NEURAL: container.pack(Method.NEURAL, data, result.sections)}
     if fallback:
         for method, encode in classical.ENCODERS.items():
@@ -127,10 +135,10 @@ def compress(data: bytes, level: int = DEFAULT_LEVEL, **options) -> bytes:
 
 def decompress(data: bytes, *, device: str = "auto", threads: int | None = None, progress: bool = False) -> bytes:
     """Decode one .mdlz archive; raises a `FormatError` subclass for anything but a valid archive."""
-    _set_threads(threads)
     archive = container.unpack(data)
     if archive.method == Method.NEURAL:
-        out = neural.decompress(archive.sections, archive.original_size, neural.resolve_device(device), progress)
+        with _threads(threads):
+            out = neural.decompress(archive.sections, archive.original_size, neural.resolve_device(device), progress)
     else:
         out = classical.decode(archive.method, archive.sections[Section.PAYLOAD], archive.original_size)
     if len(out) != archive.original_size or zlib.crc32(out) != archive.original_crc:
