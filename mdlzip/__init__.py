@@ -11,7 +11,13 @@ range-coded under the stored model with integer-exact inference, so any machine 
 from .api import ArchiveInfo, Report, compress, compress_with_report, decompress, info
 from .config import DEFAULT_LEVEL, PRESETS
 from .container import FORMAT_VERSION
-from .errors import ChecksumError, FormatError, MdlzipError, TruncatedError, UnsupportedVersionError
+from .errors import (
+           ChecksumError,
+           FormatError,
+           MdlzipError,
+           TruncatedError,
+           UnsupportedVersionError,
+)
 from .file import MdlzFile, open
 
 __version__ = "0.1.0"

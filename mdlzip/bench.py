@@ -18,6 +18,7 @@ from typing import NamedTuple
 import zstandard
 
 from .api import compress_with_report, decompress
+from .classical import XZ_PRESET, ZSTD_LEVEL
 from .config import DEFAULT_LEVEL
 from .errors import MdlzipError
 
@@ -28,9 +29,8 @@ class Codec(NamedTuple):
 
 
 BASELINES: dict[str, Codec] = {  # name (as its command line) -> codec; the first word names its row keys
-    "xz -9e": Codec(functools.partial(lzma.compress, format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME),
-                    lzma.decompress),
-    "zstd -19": Codec(lambda data: zstandard.ZstdCompressor(level=19).compress(data),
+    "xz -9e": Codec(functools.partial(lzma.compress, format=lzma.FORMAT_XZ, preset=XZ_PRESET), lzma.decompress),
+    "zstd -19": Codec(lambda data: zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data),
                       lambda blob: zstandard.ZstdDecompressor().decompress(blob)),
     "bzip2 -9": Codec(functools.partial(bz2.compress, compresslevel=9), bz2.decompress),
 }

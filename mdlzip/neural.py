@@ -39,16 +39,12 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def shapes(cfg: ByteGPTConfig) -> dict[str, tuple[int, ...]]:
-    """Names and shapes of the stored weight matrices, in archive order (no model is built)."""
+def layout(cfg: ByteGPTConfig) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+    """Shapes of the stored weight matrices and names of the activation scales, in archive order
+    (from a model on the meta device: nothing is allocated)."""
     with torch.device("meta"):
         model = ByteGPT(cfg)
-    return {name: tuple(m.weight.shape) for name, m in model.prunable().items()}
-
-
-def act_names(cfg: ByteGPTConfig) -> list[str]:
-    with torch.device("meta"):
-        return list(ByteGPT(cfg).act_quants())
+    return {name: tuple(m.weight.shape) for name, m in model.prunable().items()}, list(model.act_quants())
 
 
 def compress(data: bytes, level: int, device: torch.device, progress: bool = False) -> NeuralResult:
@@ -89,14 +85,14 @@ def read_config(blob: bytes) -> tuple[ByteGPTConfig, int]:
             raise FormatError(f"model configuration is out of range ({key})")
     if cfg.n_embd % cfg.n_head or cfg.n_embd // cfg.n_head > 512 or cfg.weight_bits < 2:
         raise FormatError("model configuration is inconsistent")
-    if sum(np.prod(s) for s in shapes(cfg).values()) > MAX_PARAMS:
+    if sum(np.prod(s) for s in layout(cfg)[0].values()) > MAX_PARAMS:
         raise FormatError("model configuration is too large")
     return cfg, group
 
 
 def read_model(config: bytes, weights: bytes) -> tuple[QuantizedModel, int]:
     cfg, group = read_config(config)
-    wshapes, anames = shapes(cfg), act_names(cfg)
+    wshapes, anames = layout(cfg)
     n_scales = len(wshapes) + len(anames)
     if len(weights) < 4 * n_scales:
         raise FormatError("weights section is truncated")

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .models.exact import chunk_inputs
+from .models.exact import chunk_inputs, split_chunks
 from .models.transformer import BOS, ByteGPT
 
 IGNORE = -100  # target of the padding after a short last chunk (cross_entropy ignore_index)
@@ -57,11 +57,7 @@ def get_lr(step: int, total: int, cfg: TrainConfig) -> float:
 
 def chunk_bytes(data: bytes, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Split the input into the coded chunks: (N, T) targets (padded with IGNORE) and (N, T) inputs."""
-    n = len(data)
-    n_chunks = -(-n // block_size)
-    padded = np.full(n_chunks * block_size, IGNORE, dtype=np.int64)
-    padded[:n] = np.frombuffer(data, dtype=np.uint8)
-    targets = torch.from_numpy(padded).view(n_chunks, block_size)
+    targets = split_chunks(data, block_size, pad=IGNORE)
     return targets, chunk_inputs(targets.clamp_min(0))
 
 

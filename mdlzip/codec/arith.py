@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import FormatError, TruncatedError
-from ..models.exact import ExactByteGPT, chunk_inputs
+from ..models.exact import ExactByteGPT, chunk_inputs, chunk_lengths, split_chunks
 from ..models.transformer import BOS
 
 FAMILY = constriction.stream.model.Categorical(perfect=False)
@@ -37,22 +37,13 @@ def stream_slices(n_bytes: int, block: int, group: int) -> Iterator[tuple[int, i
         yield start, min(n_bytes, start + span)
 
 
-def _chunks(data: np.ndarray, block: int) -> tuple[torch.Tensor, np.ndarray]:
-    """Bytes -> (chunks (G, T) with zero padding, lengths (G,))."""
-    n_chunks = -(-len(data) // block)
-    padded = np.zeros(n_chunks * block, dtype=np.int64)
-    padded[:len(data)] = data
-    lengths = np.minimum(block, len(data) - block * np.arange(n_chunks))
-    return torch.from_numpy(padded).view(n_chunks, block), lengths
-
-
 def encode(model: ExactByteGPT, data: bytes, group: int, progress: bool = False) -> list[np.ndarray]:
     """Code `data`; returns one array of uint32 words per stream."""
     block, arr = model.cfg.block_size, np.frombuffer(data, dtype=np.uint8)
     streams = []
     slices = list(stream_slices(len(data), block, group))
     for start, end in tqdm(slices, desc="coding", unit="stream", disable=not progress, leave=False):
-        chunks, lengths = _chunks(arr[start:end], block)
+        chunks, lengths = split_chunks(arr[start:end], block), chunk_lengths(end - start, block)
         inputs = chunk_inputs(chunks)
         freqs = np.concatenate([  # (G, T, 256); small sub-batches keep the attention in cache
             next_byte_freqs(model, inputs[i:i + ENCODE_BATCH], model.new_cache(len(inputs[i:i + ENCODE_BATCH])))
@@ -78,7 +69,7 @@ def decode(model: ExactByteGPT, streams: list[np.ndarray], n_bytes: int, group: 
     for b0 in range(0, len(slices), per_batch):
         members = slices[b0:b0 + per_batch]
         decoders = [constriction.stream.queue.RangeDecoder(s) for s in streams[b0:b0 + per_batch]]
-        lengths = [_chunks(np.zeros(end - start, np.uint8), block)[1] for start, end in members]
+        lengths = [chunk_lengths(end - start, block) for start, end in members]
         rows = np.cumsum([0] + [len(x) for x in lengths])
         all_lengths = np.concatenate(lengths)
         decoded = torch.zeros(rows[-1], block, dtype=torch.long)

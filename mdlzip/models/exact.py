@@ -17,7 +17,14 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .transformer import BOS, NORM_SCALE, ByteGPT, ByteGPTConfig, shift_right, weight_scale
+from .transformer import (
+    BOS,
+    NORM_SCALE,
+    ByteGPT,
+    ByteGPTConfig,
+    shift_right,
+    weight_scale,
+)
 
 RESIDUAL_BITS = 10  # the residual stream is held in units of 2^-10
 RESIDUAL_MAX = 2.0**21 - 1  # |r| <= RESIDUAL_MAX keeps sum(r^2) < 2^53 for widths up to 2048
@@ -158,6 +165,19 @@ class ExactByteGPT:
         k = torch.floor((logits.amax(-1, keepdim=True) - logits) * self.mhead)
         cache["pos"], cache["prev"] = pos + n, idx[:, -1:]
         return self.out_lut[torch.clamp(k, 0, len(self.out_lut) - 1).long()]
+
+
+def chunk_lengths(n_bytes: int, block: int) -> np.ndarray:
+    """Lengths of the chunks of an input of n_bytes: all `block` but possibly the last."""
+    return np.minimum(block, n_bytes - block * np.arange(-(-n_bytes // block)))
+
+
+def split_chunks(data: bytes | np.ndarray, block: int, pad: int = 0) -> torch.Tensor:
+    """Bytes -> (N, block) chunks, the last padded with `pad`."""
+    arr = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
+    padded = np.full(-(-len(arr) // block) * block, pad, dtype=np.int64)
+    padded[:len(arr)] = arr
+    return torch.from_numpy(padded).view(-1, block)
 
 
 def chunk_inputs(chunks: torch.Tensor) -> torch.Tensor:
