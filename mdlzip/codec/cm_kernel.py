@@ -16,7 +16,8 @@ State is one tuple of numpy arrays (`State` in mixer.py builds it):
     t0, t1        direct order-0 (256) and order-1 (65536) counters
     mtab          match table, 2 int32 positions per hash bucket (newest first)
     msm           match strength counters (64)
-    wa, wb        mixer weights (int32), selected by the partial byte / by match state and context hits
+    wa, wb, wc    mixer weights (int32), selected by the partial byte / by match state, context hits
+                  and bit position / by the previous byte
     apm1, apm2    APM tables (uint16, 33 knots per context): order 0 and order 1
     regs          coder registers: x1, x2, x (decoder), output position, input position
     out, blob     encoder output buffer / decoder input
@@ -36,7 +37,8 @@ SQUASH_KNOTS = (1, 2, 4, 6, 10, 17, 27, 45, 74, 120, 194, 311, 488, 747, 1102, 1
                 2550, 2994, 3349, 3608, 3785, 3902, 3976, 4022, 4051, 4069, 4079, 4086, 4090, 4092,
                 4094, 4095)
 CFG_HASH_MASK, CFG_MATCH_MASK, CFG_MATCH_MIN, CFG_LIMIT, CFG_LR, CFG_APM_RATE = range(6)
-WORD, WORD_PAIR = 0, 9  # context kinds besides the orders 1..8
+WORD, WORD_PAIR = 100, 101  # context kinds besides the orders 1..MAX_ORDER
+MAX_ORDER = 32
 N_FIXED = 5  # mixer inputs besides the hashed contexts: bias, order 0, order 1, match, transformer
 COUNTER_INIT = 1 << 31  # probability 1/2, count 0
 MAX_MATCH_CHECK = 32
@@ -129,25 +131,27 @@ def _dot(w, row, x, n):
 @njit(cache=True)
 def _train(w, row, x, n, err):
     for i in range(n):
-        v = int(w[row, i]) + ((int(x[i]) * err) >> 10)
+        v = int(w[row, i]) + ((int(x[i]) * err) >> 14)
         w[row, i] = min(max(v, -16777215), 16777215)
 
 
 @njit(cache=True)
-def _context_hashes(lane_tab, orders, j, c4, c8, hsh):
-    """Hash of each context kind of lane j, given its last 8 bytes c8:c4."""
-    for i in range(orders.shape[0]):
-        o = int(orders[i])
-        salt = ((i + 1) * 0x9E3779B1) & M32
+def _context_hashes(data, lane_tab, orders, j, pos, s, c1, hsh):
+    """Hash of each context kind of lane j before pos (orders increasing, word kinds last)."""
+    r, i = 0, 0
+    for k in range(orders.shape[0]):
+        o = int(orders[k])
+        salt = ((k + 1) * 0x9E3779B1) & M32
         if o == WORD:
-            h = _mix32((_mix32(int(lane_tab[j, 3]) ^ salt) + (c4 & 255)) & M32)
+            h = _mix32((_mix32(int(lane_tab[j, 3]) ^ salt) + c1) & M32)
         elif o == WORD_PAIR:
             h = _mix32((_mix32(int(lane_tab[j, 3]) ^ salt) + int(lane_tab[j, 4])) & M32)
-        elif o <= 4:
-            h = _mix32((c4 & ((1 << (8 * o)) - 1)) ^ salt)
         else:
-            h = _mix32(_mix32(c4 ^ salt) ^ (c8 & ((1 << (8 * (o - 4))) - 1)))
-        hsh[i] = h
+            while i < o:
+                i += 1
+                r = ((r + (int(data[pos - i]) if i <= s else 0) + 1) * 0x2F0B4A73) & M32
+            h = _mix32(r ^ salt)
+        hsh[k] = h
 
 
 @njit(cache=True)
@@ -188,7 +192,7 @@ def _find_match(data, known, lane_tab, mtab, cfg, j, pos, s, c4, c8):
 def code_byte(mode, j, sym, frow, st, sq, stt, rec):
     """Encode (mode 0) sym, or decode (mode 1), as lane j's next byte; returns the byte.
     frow: the transformer's 256 frequencies, or an empty array for uniform ones."""
-    (data, known, lane_tab, ht, t0, t1, mtab, msm, wa, wb, apm1, apm2, regs, out, blob,
+    (data, known, lane_tab, ht, t0, t1, mtab, msm, wa, wb, wc, apm1, apm2, regs, out, blob,
      cfg, orders, cum, hsh, base, x) = st
     nh = orders.shape[0]
     nin = nh + N_FIXED
@@ -203,7 +207,7 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
         else:
             c8 |= b << (8 * (i - 5))
     c1 = c4 & 255
-    _context_hashes(lane_tab, orders, j, c4, c8, hsh)
+    _context_hashes(data, lane_tab, orders, j, pos, s, c1, hsh)
     _find_match(data, known, lane_tab, mtab, cfg, j, pos, s, c4, c8)
     mlen = int(lane_tab[j, 6])
     eb = int(data[lane_tab[j, 5]]) | 256 if mlen > 0 else 0
@@ -254,11 +258,12 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
         sb = ((ms * (nh + 1)) + found) * 8 + bp
         da = _dot(wa, sa, x, nin)
         db = _dot(wb, sb, x, nin)
-        pa, pb = int(sq[da + 2048]), int(sq[db + 2048])
-        pm = int(sq[((da + db) >> 1) + 2048])
+        dc = _dot(wc, c1, x, nin)
+        pa, pb, pc = int(sq[da + 2048]), int(sq[db + 2048]), int(sq[dc + 2048])
+        pm = int(sq[(((da + db + dc) * 21846) >> 16) + 2048])
         p1, i1 = _apm(apm1, c0, pm, stt)
         p2, i2 = _apm(apm2, (c1 << 8) | c0, pm, stt)
-        p = min(max((2 * pm + p1 + p2 * 1 + 2) >> 2, 1), 4095)
+        p = min(max((pm + p1 + 2 * p2 + 2) >> 2, 1), 4095)
         # code the bit
         rng = x2 - x1
         xmid = x1 + (rng >> 12) * p + (((rng & 4095) * p) >> 12)
@@ -288,6 +293,7 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
             _update(msm, midx, bit, rec, 1023)
         _train(wa, sa, x, nin, ((bit << 12) - pa) * lr)
         _train(wb, sb, x, nin, ((bit << 12) - pb) * lr)
+        _train(wc, c1, x, nin, ((bit << 12) - pc) * lr)
         _train_apm(apm1, i1, bit, arate)
         _train_apm(apm2, i2, bit, arate)
         c0 = (c0 << 1) | bit
@@ -322,7 +328,7 @@ def code_step(mode, lanes, freqs, syms, st, sq, stt, rec):
 def code_adaptive(mode, src, step, st, sq, stt, rec, ones):
     """Code whole steps from `step` with uniform transformer input (`ones` empty), until done or
     the output buffer could overflow in the next step; returns the next step. Encodes src (mode 0)."""
-    lane_tab, regs, out = st[2], st[12], st[13]
+    lane_tab, regs, out = st[2], st[13], st[14]
     n_lanes = lane_tab.shape[0]
     longest = 0
     for j in range(n_lanes):

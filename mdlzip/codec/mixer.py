@@ -1,11 +1,12 @@
 """Context-mixing coder: the transformer's next-byte distribution mixed with adaptive statistics.
 
-Each byte is coded as 8 binary decisions. For every bit, a gated logistic mixer (two weight sets,
-chosen by the partial byte and by match state / context hits) combines the stretched predictions
-of: a bias, direct order-0 and order-1 counters, hashed contexts (orders 1..8 of the lane's own
-history, the current word with the last byte, the current word with the previous word), a match
-model (the byte that followed the longest recent occurrence of the last `match_min` bytes, with a
-strength learned per match length), and the transformer's probability of the bit (its frequencies
+Each byte is coded as 8 binary decisions. For every bit, three gated logistic mixers (weight sets
+chosen by the partial byte, by match state / context hits / bit position, and by the previous byte;
+their outputs averaged in the logistic domain) combine the stretched predictions of: a bias, direct
+order-0 and order-1 counters, hashed contexts (orders 1..32 of the lane's own history, the
+current word with the last byte, the current word with the previous word), a match model (the
+byte that followed the longest recent occurrence of the last `match_min` bytes, with a strength
+learned per match length), and the transformer's probability of the bit (its frequencies
 summed over the two halves of the current subtree). Two APMs (order 0 and order 1) refine the
 mixed probability, which drives a binary arithmetic coder. All of it is integer arithmetic in
 numba kernels (cm_kernel.py), identical in encoder and decoder.
@@ -29,31 +30,31 @@ SQUASH = K.squash_table()
 STRETCH = K.stretch_table(SQUASH)
 RATES = K.rate_table()
 MAX_STATE_BYTES = 1 << 30
-KINDS = {"word": K.WORD, "word_pair": K.WORD_PAIR, **{str(o): o for o in range(1, 9)}}
+KINDS = {**{str(o): o for o in range(1, K.MAX_ORDER + 1)}, "word": K.WORD, "word_pair": K.WORD_PAIR}
 
 
 @dataclass(frozen=True)
 class MixParams:
     """Model sizes and rates. Stored in the archive (as `to_dict()`); defaults are the tuned ones."""
-    hash_bits: int = 22          # log2 of the hashed context slots (4 bytes each)
-    match_bits: int = 20         # log2 of the match table buckets (2 positions of 4 bytes each)
+    hash_bits: int = 24          # log2 of the hashed context slots (4 bytes each)
+    match_bits: int = 22         # log2 of the match table buckets (2 positions of 4 bytes each)
     match_min: int = 6           # bytes of context a match must share (2..8)
     contexts: tuple[str, ...] = ("2", "3", "4", "6", "word", "word_pair")  # hashed context kinds
-    limit: int = 255             # counters adapt at rate 1/(n+1.5) with n capped here (1..1023)
-    lr: int = 6                  # mixer learning rate
-    apm_rate: int = 7            # APM step 2^-apm_rate
+    limit: int = 127             # counters adapt at rate 1/(n+1.5) with n capped here (1..1023)
+    lr: int = 12                 # mixer learning rate (weight step x * err * lr >> 14)
+    apm_rate: int = 6            # APM step 2^-apm_rate
 
     def __post_init__(self):
         object.__setattr__(self, "contexts", tuple(self.contexts))
         checks = {"hash_bits": (12, 28), "match_bits": (8, 26), "match_min": (2, 8),
-                  "limit": (1, 1023), "lr": (1, 64), "apm_rate": (1, 15)}
+                  "limit": (1, 1023), "lr": (1, 1024), "apm_rate": (1, 15)}
         for name, (lo, hi) in checks.items():
             v = getattr(self, name)
             if type(v) is not int or not lo <= v <= hi:
                 raise ValueError(f"MixParams.{name} must be an int in [{lo}, {hi}], got {v!r}")
-        if not 1 <= len(self.contexts) <= 12 or len(set(self.contexts)) != len(self.contexts) \
+        if not 1 <= len(self.contexts) <= 16 or len(set(self.contexts)) != len(self.contexts) \
                 or any(type(c) is not str or c not in KINDS for c in self.contexts):
-            raise ValueError(f"MixParams.contexts must be 1..12 distinct of {sorted(KINDS)}, "
+            raise ValueError(f"MixParams.contexts must be 1..16 distinct of {sorted(KINDS)}, "
                              f"got {self.contexts!r}")
         if self.state_bytes() > MAX_STATE_BYTES:
             raise ValueError(f"MixParams need {self.state_bytes()} bytes of tables, over {MAX_STATE_BYTES}")
@@ -119,7 +120,8 @@ class _Coder:
         apm_row = SQUASH[np.clip(np.arange(-16, 17) * 128, -2048, 2047) + 2048] * 16
         wa = np.full((256, nin), 1 << 14, np.int32)
         wb = np.full((4 * (nh + 1) * 8, nin), 1 << 14, np.int32)
-        wa[:, 0] = wb[:, 0] = 0
+        wc = np.full((256, nin), 1 << 14, np.int32)
+        wa[:, 0] = wb[:, 0] = wc[:, 0] = 0
         cfg = np.zeros(6, np.int64)
         cfg[K.CFG_HASH_MASK] = (1 << (p.hash_bits - 4)) - 1
         cfg[K.CFG_MATCH_MASK] = (1 << p.match_bits) - 1
@@ -132,9 +134,9 @@ class _Coder:
             np.full(1 << p.hash_bits, K.COUNTER_INIT, np.uint32),  # > any 16-bit bucket check
             np.full(256, K.COUNTER_INIT, np.uint32), np.full(65536, K.COUNTER_INIT, np.uint32),
             np.zeros(2 << p.match_bits, np.int32), np.full(64, K.COUNTER_INIT, np.uint32),
-            wa, wb, np.tile(apm_row, 256).astype(np.uint16), np.tile(apm_row, 65536).astype(np.uint16),
+            wa, wb, wc, np.tile(apm_row, 256).astype(np.uint16), np.tile(apm_row, 65536).astype(np.uint16),
             self.regs, self.out, blob, cfg,
-            np.array([KINDS[c] for c in p.contexts], np.int64), np.zeros(257, np.int64),
+            np.array(sorted(KINDS[c] for c in p.contexts), np.int64), np.zeros(257, np.int64),
             np.zeros(nh, np.int64), np.zeros(nh, np.int64), np.zeros(nin, np.int64))
         self._ones = np.zeros(0, np.float64)
 
