@@ -1,6 +1,7 @@
 """Compression levels -1 ... -9: model size and training budget, as functions of level and input size."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from .models.transformer import ByteGPTConfig
@@ -20,6 +21,8 @@ class Preset:
     params_per_byte: float  # the dense parameter count is kept below this times the input size
     n_head: int = 4
     weight_bits: int = 5
+    regularizer: str = "magnitude"  # sparsity method (mdlzip.regularizers)
+    alpha_bits: float = 0.0  # penalty strength as data bits per weight: alpha = alpha_bits * ln 2 / input bytes
 
 
 PRESETS: dict[int, Preset] = {
@@ -55,5 +58,7 @@ def settings(level: int, n_bytes: int, **train_overrides) -> tuple[ByteGPTConfig
     step = 4 * p.n_head
     while cfg.n_embd > step and param_count(cfg) > p.params_per_byte * n_bytes:
         cfg = replace(cfg, n_embd=cfg.n_embd - step)
-    train = replace(TrainConfig(epochs=p.epochs, sparsity=p.sparsity), **train_overrides)
+    alpha = {"alpha": p.alpha_bits * math.log(2) / max(1, n_bytes)} if p.alpha_bits else {}
+    train = replace(TrainConfig(epochs=p.epochs, sparsity=p.sparsity, regularizer=p.regularizer, **alpha),
+                    **train_overrides)
     return cfg, train

@@ -2,6 +2,8 @@
 
     python scripts/ablate.py FILE [--bytes N] [--layers 2] [--width 64] [--context 128] [--epochs 8]
                              [--sparsity 0.5] [--bits 5] [--lr 0.01] [--batch 16] [--threads 2]
+                             [--regularizer magnitude] [--alpha 1e-4] [--beta 5] [--tolerance 0.02]
+                             [--prelude 0.1] [--finetune 0.4] [--steps N]
 
 Prints one JSON line: steps, times, float training loss, and the real coded sizes (weights section
 as `neural.compress` writes it, data streams) in bits per byte, beside xz -9e.
@@ -14,9 +16,9 @@ import time
 
 import torch
 
+from mdlzip.alpha import weights_bytes
 from mdlzip.classical import xz_size
 from mdlzip.codec import arith
-from mdlzip.codec.weights import encode_tensors
 from mdlzip.config import STREAM_GROUP
 from mdlzip.models.exact import ExactByteGPT, quantize
 from mdlzip.models.transformer import ByteGPT, ByteGPTConfig
@@ -28,7 +30,10 @@ def main() -> None:
     p.add_argument("file")
     for name, kind, default in [("bytes", int, 0), ("layers", int, 2), ("width", int, 64), ("context", int, 128),
                                 ("epochs", float, 8.0), ("sparsity", float, 0.5), ("bits", int, 5),
-                                ("lr", float, 1e-2), ("batch", int, 16), ("threads", int, 2)]:
+                                ("lr", float, 1e-2), ("batch", int, 16), ("threads", int, 2),
+                                ("regularizer", str, "magnitude"), ("alpha", float, 1e-4), ("beta", float, 5.0),
+                                ("tolerance", float, 0.02), ("prelude", float, 0.1), ("finetune", float, 0.4),
+                                ("steps", int, 0)]:
         p.add_argument(f"--{name}", type=kind, default=default)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -38,19 +43,21 @@ def main() -> None:
     torch.manual_seed(0)
     model = ByteGPT(cfg)
     t0 = time.perf_counter()
-    stats = fit(model, data, TrainConfig(epochs=a.epochs, batch_size=a.batch, lr=a.lr, sparsity=a.sparsity),
-                torch.device("cpu"))
+    train = TrainConfig(epochs=a.epochs, batch_size=a.batch, lr=a.lr, sparsity=a.sparsity, regularizer=a.regularizer,
+                        alpha=a.alpha, beta=a.beta, tolerance=a.tolerance, prelude_frac=a.prelude,
+                        finetune_frac=a.finetune, **({"min_steps": a.steps, "max_steps": a.steps} if a.steps else {}))
+    stats = fit(model, data, train, torch.device("cpu"))
     qm = quantize(model)
     t1 = time.perf_counter()
     streams = arith.encode(ExactByteGPT(qm), data, STREAM_GROUP)
     t2 = time.perf_counter()
     n = len(data)
-    weights = 4 * (len(qm.weight_scales) + len(qm.act_scales)) + len(encode_tensors(list(qm.codes.values()),
-                                                                                      cfg.weight_qmax))
+    weights = weights_bytes(qm)
     coded = len(arith.pack_streams(streams))
     print(json.dumps(dict(vars(a), n=n, steps=stats.steps, train_s=round(t1 - t0, 1), code_s=round(t2 - t1, 1),
                           float_bpb=round(stats.final_loss_bits, 3), data_bpb=round(8 * coded / n, 3),
-                          nonzeros=qm.num_nonzero(), weights_bytes=weights,
+                          nonzeros=qm.num_nonzero(), nonzeros_before=stats.nonzeros_before,
+                          rgp_removed=stats.rgp_removed, tamade_threshold=stats.tamade_threshold, weights_bytes=weights,
                           bits_per_nonzero=round(8 * weights / qm.num_nonzero(), 2),
                           total_bpb=round(8 * (coded + weights) / n, 3), xz_bpb=round(8 * xz_size(data) / n, 3))))
 

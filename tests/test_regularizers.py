@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import TINY
 
+from mdlzip.alpha import choose_alpha
 from mdlzip.codec import arith
 from mdlzip.models.exact import ExactByteGPT, chunk_inputs, quantize
 from mdlzip.models.transformer import ByteGPT
@@ -137,3 +138,12 @@ def test_rgp_removes_an_unreachable_neuron_and_nothing_else():
     for name, m in model.prunable().items():
         assert torch.equal(m.mask, expected[name]), name
     assert removed == stored > 0 and torch.all(out.weight[:, 5] == 0)
+
+
+def test_choose_alpha_picks_the_smallest_measured_total(text_sample):
+    grid = [1e-4, 3e-3]
+    best, rows = choose_alpha(text_sample, TINY, TrainConfig(epochs=8, regularizer="drr"), grid=grid, steps_frac=0.5)
+    assert [r["alpha"] for r in rows] == grid and all(r["steps"] == rows[0]["steps"] for r in rows)
+    assert all(r["total_bytes"] == r["weights_bytes"] + r["data_bytes"] for r in rows)
+    assert best == min(rows, key=lambda r: r["total_bytes"])["alpha"]
+    assert rows[1]["nonzeros"] < rows[0]["nonzeros"]  # a stronger penalty keeps fewer weights
