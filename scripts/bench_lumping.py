@@ -137,13 +137,13 @@ def plot(runs: list[dict], path: Path) -> None:
                     color="gray", label="forward lumping")
             ax.axhline(res["mse_dense"], color="k", lw=0.5)
             title = res["task"] + (f", penalty {run['penalty']:g}" if run["penalty"] else "")
-            ax.set(xscale="log", yscale="log", title=title, xlabel="parameters kept")
+            ax.set(yscale="log", xlim=(0, 1.02), title=title, xlabel="fraction of parameters kept")
             ax.set_ylim(top=10)
             ax.title.set_fontsize(9)
         row[0].set_ylabel("test MSE (standardized)")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=72)
+    fig.savefig(path, dpi=64)
 
 
 def write_tables(path: Path, tables: str) -> None:
