@@ -15,7 +15,7 @@ import click
 import torch
 
 from . import __version__, api
-from .bench import format_table, run_bench
+from .bench import BASELINES, CHUNK, Config, format_table, run_bench
 from .config import DEFAULT_LEVEL
 from .errors import MdlzipError
 
@@ -265,22 +265,64 @@ def info(files: tuple[str, ...], verbose: int, as_json: bool) -> None:
     sys.exit(failed)
 
 
+def _pairs(text: str) -> dict:
+    """'k=v,k2=v2' -> {k: v, k2: v2}, values read as JSON where they parse (1e-4, true), else strings."""
+    out = {}
+    for item in filter(None, text.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
+        try:
+            out[key.replace("-", "_")] = json.loads(value)
+        except ValueError:
+            out[key.replace("-", "_")] = value
+    return out
+
+
 @main.command(epilog=EXIT)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@LEVELS
-@click.option("--json", "json_out", type=click.File("w", lazy=True), help="Also write the rows as JSON here.")
+@_options(*[click.option(f"-{n}", "levels", flag_value=n, multiple=True, hidden=2 <= n <= 8,
+                         help="Levels to run, several allowed (-1 ... -9; default -6)." if n == 1 else None)
+            for n in range(1, 10)])
+@click.option("--pure", is_flag=True, help="Pass pure=True: the transformer alone (the seed's two-part code).")
+@click.option("--regularizer", help="Pass this regularizer (none, magnitude, drr, pmmp, rl1).")
+@click.option("-O", "--option", "option", multiple=True, metavar="KEY=VALUE",
+              help="Pass a keyword option of compress_with_report to every configuration (repeatable).")
+@click.option("--variant", multiple=True, metavar="K=V[,K=V]",
+              help="One more configuration per level with these options (repeatable; none: the options alone).")
+@click.option("--baselines", metavar="A,B,...", help="Baselines to run (default all installed): "
+              + ", ".join(BASELINES) + ".")
+@click.option("--chunk", type=click.IntRange(min=1), default=CHUNK, show_default=True,
+              help="Chunk length of the per-chunk LZMA2 baseline.")
+@click.option("--prequential", is_flag=True, help="Also measure the prequential code length (retrains per block).")
+@click.option("--first-block", type=click.IntRange(min=1), default=4096, show_default=True,
+              help="Prequential: bytes of the first, uniformly coded block.")
+@click.option("--no-isolate", is_flag=True, help="Run mdlzip in this process (faster; no peak memory).")
+@click.option("--json", "json_out", type=click.File("w", lazy=True), help="Also write the result as JSON here.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write bpb.png and sizes.png here.")
 @THREADS
 @DEVICE
-@click.option("--no-fallback", is_flag=True, help="Measure the neural archive even where a classical one is smaller.")
-def bench(paths: tuple[str, ...], level: int, json_out, threads: int | None, device: str, no_fallback: bool) -> None:
-    """Compress, decompress and verify each file (directories: the files under them) with mdlzip,
-    xz -9e, zstd -19 and bzip2 -9; print a Markdown table."""
+@click.option("--no-fallback", is_flag=True, help="Measure the model's archive even where a classical one is smaller.")
+def bench(paths: tuple[str, ...], levels: tuple[int, ...], pure: bool, regularizer: str | None,
+          option: tuple[str, ...], variant: tuple[str, ...], baselines: str | None, chunk: int, prequential: bool,
+          first_block: int, no_isolate: bool, json_out, plot_dir: str | None, threads: int | None, device: str,
+          no_fallback: bool) -> None:
+    """Compress, decompress and verify each file (directories: the files under them, sorted) with
+    each mdlzip configuration and the baselines; print Markdown tables (JSON schema: mdlzip.bench)."""
+    common = _pairs(",".join(option)) | ({"pure": True} if pure else {}) | (
+        {"regularizer": regularizer} if regularizer else {})
+    variants = [common | _pairs(v) for v in variant] or [common]
+    configs = [Config(level, options) for level in sorted(set(levels or (DEFAULT_LEVEL,))) for options in variants]
     try:
-        rows = run_bench(paths, level, device=device, threads=threads, fallback=not no_fallback,
-                         progress=click.get_text_stream("stderr").isatty())
-    except FAILURES as exc:
+        result = run_bench(paths, configs, baselines=baselines.split(",") if baselines else None, chunk=chunk,
+                           isolate=not no_isolate, prequential=first_block if prequential else None, device=device,
+                           threads=threads, fallback=not no_fallback, progress=click.get_text_stream("stderr").isatty())
+        if plot_dir:
+            from .plots import plot_bench
+            plot_bench(result, plot_dir)
+    except (*FAILURES, ImportError) as exc:
         _error("bench", exc)
         sys.exit(1)
-    click.echo(format_table(rows))
+    click.echo(format_table(result))
     if json_out:
-        json.dump(rows, json_out, indent=2)
+        json.dump(result, json_out, indent=2)

@@ -1,4 +1,4 @@
-"""`mdlzip bench`: rows with every round trip checked, the Markdown table, the command (tiny inputs, -1)."""
+"""`mdlzip bench`: the result's schema, round trips checked, tables, the command (tiny inputs, -1)."""
 from __future__ import annotations
 
 import json
@@ -7,11 +7,26 @@ import pytest
 from click.testing import CliRunner
 
 import mdlzip.bench
-from mdlzip.bench import BASELINES, COLUMNS, RoundTripError, format_table, run_bench
+from mdlzip.bench import (
+    BASELINES,
+    Baseline,
+    Config,
+    RoundTripError,
+    available,
+    format_table,
+    run_bench,
+)
 from mdlzip.cli import main
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+TOP = {"schema", "version", "mdlzip", "created", "machine", "settings", "files"}
+SETTINGS = {"configs", "baselines", "skipped", "chunk", "isolated", "prequential"}
+FILE = {"file", "bytes", "sha256", "mdlzip", "baselines"}
+RUN = {"config", "level", "options", "method", "archive_bytes", "bpb", "header_bytes", "model_bytes", "data_bytes",
+       "sizes", "params", "nonzeros", "candidates", "train_s", "code_s", "compress_s", "decompress_s",
+       "compress_peak_mb", "decompress_peak_mb", "process_base_mb", "prequential_bytes", "prequential_bpb"}
+BASE = {"name", "bytes", "bpb", "compress_s", "decompress_s"}
 
 
 @pytest.fixture
@@ -23,33 +38,78 @@ def corpus(tmp_path, text_sample):
     return folder
 
 
-def test_rows_and_table(corpus):
-    rows = run_bench([corpus], level=1, fallback=False)  # a directory: its files, sorted
-    assert [(row["file"], row["bytes"]) for row in rows] == [(str(corpus / "a.txt"), 600), (str(corpus / "b.bin"), 512)]
-    for row in rows:
-        assert row["method"] == "neural" and row["weights_bytes"] > 0 and row["data_bytes"] > 0
-        assert row["mdlzip_bpb"] == 8 * row["mdlzip_bytes"] / row["bytes"]
-        assert all(row[f"{name.split()[0]}_bpb"] > 0 for name in BASELINES)
-        assert row["compress_s"] > 0 and row["decompress_s"] > 0
-    lines = format_table(rows).splitlines()
-    assert lines[0] == "| " + " | ".join(COLUMNS) + " |" and len(lines) == 2 + len(rows)
-    assert lines[0].startswith("| file | bytes | mdlzip bytes | mdlzip bpb | method | neural bpb | weights B | data B | xz -9e bpb")
-    assert all(line.count("|") == len(COLUMNS) + 1 for line in lines)
-    assert json.loads(json.dumps(rows)) == rows
+def test_result_schema_and_tables(corpus):
+    result = run_bench([corpus], [Config(1)], isolate=False, fallback=False)  # a directory: its files, sorted
+    assert set(result) == TOP and set(result["settings"]) == SETTINGS
+    assert result["schema"] == "mdlzip-bench" and result["version"] == 1
+    assert [(f["file"], f["bytes"]) for f in result["files"]] == [(str(corpus / "a.txt"), 600),
+                                                                  (str(corpus / "b.bin"), 512)]
+    codecs, _ = available()
+    for f in result["files"]:
+        assert set(f) == FILE and set(f["baselines"]) == set(codecs)
+        assert all(set(b) == BASE and b["bpb"] == 8 * b["bytes"] / f["bytes"] for b in f["baselines"].values())
+        (run,) = f["mdlzip"]
+        assert set(run) == RUN and run["config"] == "-1" and run["compress_peak_mb"] >= run["process_base_mb"] > 0
+        assert run["header_bytes"] + run["model_bytes"] + run["data_bytes"] == run["archive_bytes"] == sum(
+            run["sizes"].values())
+        assert run["model_bytes"] > 0 and run["bpb"] == 8 * run["archive_bytes"] / f["bytes"]
+    assert json.loads(json.dumps(result)) == result
+    bpb, detail = format_table(result).split("\n\n")[:2]
+    assert bpb.splitlines()[0] == "| file | bytes | mdlzip -1 | " + " | ".join(
+        BASELINES[k].name.format(chunk=128) for k in codecs) + " |"
+    assert len(bpb.splitlines()) == len(detail.splitlines()) == 4
+    assert detail.startswith("| file | config | method | archive B | header B | weights B | data B | bpb |")
+
+
+def test_baselines_round_trip_and_optional_ones_are_skipped(monkeypatch):
+    data = bytes(range(256)) * 3 + b"abc" * 100
+    lz = BASELINES["lzma2-chunks"].make(128)
+    blob = lz.compress(data)
+    assert lz.decompress(blob) == data and len(blob) == sum(len(lz.compress(data[i:i + 128]))
+                                                           for i in range(0, len(data), 128))
+
+    def absent(chunk):
+        raise ModuleNotFoundError("no", name="nothere")
+    monkeypatch.setitem(BASELINES, "ghost", Baseline("ghost -1", absent, "baselines"))
+    codecs, skipped = available(["xz", "ghost"])
+    assert list(codecs) == ["xz"] and "nothere" in skipped["ghost -1"] and "mdlzip[baselines]" in skipped["ghost -1"]
+    with pytest.raises(ValueError, match="unknown baseline"):
+        available(["nope"])
 
 
 def test_a_failed_round_trip_is_an_error(corpus, monkeypatch):
     monkeypatch.setattr(mdlzip.bench, "decompress", lambda archive, **options: b"not the input")
-    with pytest.raises(RoundTripError, match="mdlzip round trip failed"):
-        run_bench([corpus / "b.bin"], level=1)
-    result = CliRunner().invoke(main, ["bench", "-1", str(corpus / "b.bin")])
-    assert result.exit_code == 1 and result.stderr == f"mdlzip: {corpus / 'b.bin'}: mdlzip round trip failed\n"
+    with pytest.raises(RoundTripError, match="mdlzip -1 round trip failed"):
+        run_bench([corpus / "b.bin"], [Config(1)], isolate=False)
+    result = CliRunner().invoke(main, ["bench", "-1", "--no-isolate", str(corpus / "b.bin")])
+    assert result.exit_code == 1 and result.stderr == f"mdlzip: {corpus / 'b.bin'}: mdlzip -1 round trip failed\n"
 
 
-def test_command_prints_table_and_writes_json(corpus, tmp_path):
-    out = tmp_path / "rows.json"
-    result = CliRunner().invoke(main, ["bench", "-1", str(corpus / "a.txt"), "--json", str(out)],
-                                catch_exceptions=False)
-    assert result.exit_code == 0 and result.stdout.startswith("| file |")
-    assert f"| {corpus / 'a.txt'} | 600 |" in result.stdout
-    assert [row["bytes"] for row in json.loads(out.read_text())] == [600]
+def test_command_options_make_configurations(corpus, monkeypatch):
+    seen = {}
+
+    def fake(paths, configs, **kw):
+        seen.update(configs=[c.name for c in configs], **kw)
+        return {"settings": {"configs": [], "skipped": {}, "prequential": None}, "files": []}
+    monkeypatch.setattr(mdlzip.cli, "run_bench", fake)
+    args = ["bench", "-3", "-1", "-O", "alpha=1e-4", "--regularizer", "drr", "--variant", "", "--variant",
+            "pure=true,lump-eps=0.5", "--baselines", "xz,zpaq", "--prequential", str(corpus)]
+    assert CliRunner().invoke(main, args, catch_exceptions=False).exit_code == 0
+    assert seen["configs"] == ["-1 alpha=0.0001 regularizer=drr", "-1 alpha=0.0001 regularizer=drr pure=True lump_eps=0.5",
+                               "-3 alpha=0.0001 regularizer=drr", "-3 alpha=0.0001 regularizer=drr pure=True lump_eps=0.5"]
+    assert seen["baselines"] == ["xz", "zpaq"] and seen["prequential"] == 4096 and seen["isolate"]
+
+
+def test_command_isolated_with_prequential_json_and_plots(corpus, tmp_path):
+    pytest.importorskip("matplotlib")
+    out, plots = tmp_path / "bench.json", tmp_path / "plots"
+    args = ["bench", "-1", "-T", "1", str(corpus / "a.txt"), "--baselines", "xz,lzma2-chunks", "--prequential",
+            "--first-block", "256", "--json", str(out), "--plot", str(plots)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0 and result.stdout.startswith("| file | bytes | mdlzip -1 | xz -9e | LZMA2 -9e per 128 B |")
+    assert "prequential bpb" in result.stdout and "peak MB" in result.stdout
+    (run,) = json.loads(out.read_text())["files"][0]["mdlzip"]
+    assert run["compress_peak_mb"] > run["process_base_mb"] > 0 and run["decompress_peak_mb"] > 0
+    assert run["prequential_bytes"] > 256 and run["prequential_bpb"] == 8 * run["prequential_bytes"] / 600
+    for name in ("bpb.png", "sizes.png"):
+        assert 0 < (plots / name).stat().st_size < 100_000
