@@ -19,8 +19,10 @@ from .errors import (
            UnsupportedVersionError,
 )
 from .file import MdlzFile, open
+from .prequential import prequential_code_length
 
 __version__ = "0.1.0"
 __all__ = ["compress", "compress_with_report", "decompress", "info", "open", "MdlzFile", "ArchiveInfo", "Report",
            "MdlzipError", "FormatError", "TruncatedError", "ChecksumError", "UnsupportedVersionError",
-           "DEFAULT_LEVEL", "PRESETS", "FORMAT_VERSION", "__version__"]
+           "DEFAULT_LEVEL", "PRESETS", "FORMAT_VERSION", "__version__",
+           "prequential_code_length"]
