@@ -112,6 +112,7 @@ class TeacherSample:
     stderr: float  # standard error of that mean, from the spread of the independent chunks
     entropy: float  # mean entropy of the teacher's predictions along the sample: also unbiased, a cross-check
     config: dict
+    chunk_bits: np.ndarray  # -log2 p per byte of each chunk (iid across chunks)
 
 
 def teacher_model(cfg: ByteGPTConfig, seed: int = 0, temperature: float = 1.0) -> ExactByteGPT:
@@ -156,7 +157,7 @@ def teacher_source(n_bytes: int, seed: int = 0, temperature: float = 0.5, alphab
             idx = torch.from_numpy(chunks[rows, t:t + 1].astype(np.int64))
     config = dict(cfg.to_dict(), seed=seed, temperature=temperature, alphabet=alphabet)
     return TeacherSample(chunks.ravel()[:n_bytes].tobytes(), float(bits.mean()),  # bits: per chunk, iid
-                         float(bits.std(ddof=1) / math.sqrt(n_chunks)), float(entropy), config)
+                         float(bits.std(ddof=1) / math.sqrt(n_chunks)), float(entropy), config, bits)
 
 
 def main(argv: list[str] | None = None) -> None:
