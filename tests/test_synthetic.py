@@ -15,7 +15,7 @@ def batch_stderr(x: np.ndarray, batches: int = 20) -> float:
 
 
 def test_markov_code_length_under_the_true_model_is_the_entropy_rate():
-    for order, alphabet, branching, n in ((2, 24, 4, 200_000), (3, 12, 3, 100_000)):
+    for order, alphabet, branching, n in ((2, 24, 4, 100_000), (3, 12, 3, 50_000)):
         rng = np.random.default_rng(3)
         source = MarkovSource.random(rng, order, alphabet, branching)
         info = source.information(source.sample(n, rng))
