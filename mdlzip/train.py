@@ -24,6 +24,7 @@ from .pruning import (
     magnitude_prune,
     nonzero_codes,
     random_gradient_prune,
+    sample_loss,
     tamade,
 )
 from .regularizers import REGULARIZERS, Regularizer
@@ -78,8 +79,10 @@ class TrainStats:
     nonzeros_final: int | None = None  # after fine-tuning: what the archive stores
     rgp_removed: int = 0  # nonzero weights removed by Random Gradient Pruning, both passes
     tamade_threshold: float | None = None  # |w| (or |w| / max|w| of its matrix if relative) at or below which weights were pruned
-    tamade_base_bits: float | None = None  # sample loss before TAMADE, bits per byte
+    tamade_base_bits: float | None = None  # sample loss before TAMADE (after the first RGP), bits per byte
     tamade_loss_bits: float | None = None  # sample loss after TAMADE, bits per byte
+    sample_before_bits: float | None = None  # sample loss before any pruning, bits per byte
+    sample_pruned_bits: float | None = None  # sample loss after all pruning, before fine-tuning, bits per byte
 
 
 def get_lr(step: int, total: int, cfg: TrainConfig) -> float:
@@ -112,6 +115,7 @@ def prune(model: ByteGPT, reg: Regularizer, cfg: TrainConfig, sample: tuple[torc
           gen: torch.Generator, stats: TrainStats) -> None:
     """End of the regularized phase: RGP, the method's pruning, RGP again; fixes the masks, fills `stats`."""
     stats.nonzeros_before = nonzero_codes(model)
+    stats.sample_before_bits = sample_loss(model, *sample) / math.log(2)
     if cfg.rgp:
         stats.rgp_removed += random_gradient_prune(model, gen)
     if reg.pruning == "magnitude":
@@ -124,6 +128,7 @@ def prune(model: ByteGPT, reg: Regularizer, cfg: TrainConfig, sample: tuple[torc
     if cfg.rgp:
         stats.rgp_removed += random_gradient_prune(model, gen)
         stats.nonzeros_rgp = nonzero_codes(model)
+    stats.sample_pruned_bits = sample_loss(model, *sample) / math.log(2)
 
 
 def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, progress: bool = False) -> TrainStats:
