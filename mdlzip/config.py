@@ -22,7 +22,7 @@ class Preset:
     n_head: int = 4
     weight_bits: int = 5
     regularizer: str = "magnitude"  # sparsity method (mdlzip.regularizers)
-    alpha_bits: float = 0.0  # penalty strength as data bits per weight: alpha = alpha_bits * ln 2 / input bytes
+    alpha_bits: float = 10.0  # penalty strength in data bits per weight: alpha = alpha_bits * ln 2 / input bytes
 
 
 PRESETS: dict[int, Preset] = {
@@ -58,7 +58,7 @@ def settings(level: int, n_bytes: int, **train_overrides) -> tuple[ByteGPTConfig
     step = 4 * p.n_head
     while cfg.n_embd > step and param_count(cfg) > p.params_per_byte * n_bytes:
         cfg = replace(cfg, n_embd=cfg.n_embd - step)
-    alpha = {"alpha": p.alpha_bits * math.log(2) / max(1, n_bytes)} if p.alpha_bits else {}
-    train = replace(TrainConfig(epochs=p.epochs, sparsity=p.sparsity, regularizer=p.regularizer, **alpha),
+    alpha = p.alpha_bits * math.log(2) / max(1, n_bytes)
+    train = replace(TrainConfig(epochs=p.epochs, sparsity=p.sparsity, regularizer=p.regularizer, alpha=alpha),
                     **train_overrides)
     return cfg, train

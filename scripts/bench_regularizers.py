@@ -7,7 +7,7 @@ On the sweep file, each swept method runs at every alpha of its grid; the best a
 used on the other files with the same weight cost per input byte (alpha * n_bytes fixed, see
 mdlzip.alpha). Each run is the default level's model for the file, trained for exactly --steps
 steps, quantized, and measured as the weights section plus the range-coded data (mdlzip.alpha.measure).
-Results go to docs/regularizers.json after every run; --report writes docs/regularizers.md and the
+Results go to docs/regularizers.json after every run (a rerun resumes from it); --report writes docs/regularizers.md and the
 plot docs/regularizers_alpha.png.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from mdlzip.config import settings
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SWEEP_FILE = "silesia/dickens_off0_len1048576"
 FILES = [SWEEP_FILE, "enwik8/enwik8_off0_len3000000"]
-GRIDS = {"drr": (10, 30, 100, 300, 1000), "rl1": (30, 100, 300), "pmmp": (1000,)}  # bits per weight: alpha = bits ln2 / n
+GRIDS = {"drr": (3, 10, 30, 100), "rl1": (3, 10, 30), "pmmp": (100, 1000)}  # bits per weight: alpha = bits ln2 / n
 
 
 def alpha_of(bits: float, n: int) -> float:
@@ -34,6 +34,9 @@ def alpha_of(bits: float, n: int) -> float:
 
 
 def run(rows: list[dict], path: str, data: bytes, regularizer: str, bits: float, steps: int, out: Path) -> dict:
+    done = [r for r in rows if (r["file"], r["regularizer"], r["alpha_bits"]) == (path, regularizer, bits)]
+    if done:  # resumed: measured before
+        return done[0]
     cfg, train = settings(6, len(data), regularizer=regularizer, alpha=alpha_of(bits, len(data)),
                           max_steps=steps, min_steps=steps)
     row = dict(measure(data, cfg, train), file=path, n=len(data), alpha_bits=bits, xz_bytes=xz_size(data))
@@ -44,7 +47,7 @@ def run(rows: list[dict], path: str, data: bytes, regularizer: str, bits: float,
 
 
 def bench(corpora: Path, steps: int, out: Path) -> None:
-    rows: list[dict] = []
+    rows: list[dict] = json.loads(out.read_text())["rows"] if out.exists() else []
     best: dict[str, float] = {}
     for path in FILES:
         data = (corpora / path).read_bytes()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from conftest import TINY
 
 from mdlzip.alpha import choose_alpha
 from mdlzip.codec import arith
+from mdlzip.config import PRESETS, settings
 from mdlzip.models.exact import ExactByteGPT, chunk_inputs, quantize
 from mdlzip.models.transformer import ByteGPT
 from mdlzip.pruning import random_gradient_prune, sample_loss, tamade
@@ -147,3 +149,10 @@ def test_choose_alpha_picks_the_smallest_measured_total(text_sample):
     assert all(r["total_bytes"] == r["weights_bytes"] + r["data_bytes"] for r in rows)
     assert best == min(rows, key=lambda r: r["total_bytes"])["alpha"]
     assert rows[1]["nonzeros"] < rows[0]["nonzeros"]  # a stronger penalty keeps fewer weights
+
+
+def test_level_alpha_is_a_cost_per_weight_in_data_bits():
+    n = 1 << 20
+    _, train = settings(6, n)
+    assert train.alpha == pytest.approx(PRESETS[6].alpha_bits * math.log(2) / n)
+    assert settings(6, n, alpha=0.5, regularizer="rl1")[1].alpha == 0.5
