@@ -49,13 +49,15 @@ class Report(ArchiveInfo):
     """The MDL report of one compression: the archive's itemized size beside xz -9e."""
 
     level: int = DEFAULT_LEVEL
-    neural_bytes: int | None = None  # size the neural archive had, also when a fallback was smaller
+    neural_bytes: int | None = None  # size the mixed (or with pure, neural) archive had, also when not written
     candidates: dict[str, int] = field(default_factory=dict)  # method -> archive bytes
     xz_bytes: int = 0
     train_steps: int = 0
     train_seconds: float = 0.0
     code_seconds: float = 0.0
     device: str = "cpu"
+    training: dict = field(default_factory=dict)  # regularizer, pruning counts (mdlzip.train.TrainStats)
+    lumping: dict | None = None  # neurons and parameters before/after lumping
 
     def to_dict(self) -> dict:
         return dict(super().to_dict(), ratio_to_xz=self.archive_bytes / self.xz_bytes if self.xz_bytes else None)
@@ -72,8 +74,17 @@ class Report(ArchiveInfo):
             elif name == "data" and self.original_bytes:
                 extra = f"  {self.data_bits_per_byte:.3f} bits/byte"
             lines.append(f"  {name:<10} {n:>12,}{extra}")
-        if self.method != "neural" and self.neural_bytes:
-            lines.append(f"  (the neural archive was {self.neural_bytes:,} bytes; the smaller {self.method} coding was written)")
+        if self.method not in ("neural", "mixed") and self.neural_bytes:
+            lines.append(f"  (the model's archive was {self.neural_bytes:,} bytes; the smaller {self.method} coding was written)")
+        t = self.training
+        if t.get("regularizer"):
+            counts = ", ".join(f"{k.removeprefix('nonzeros_')} {v:,}" for k, v in t.items()
+                               if k.startswith("nonzeros_") and v is not None)
+            lines.append(f"training     {t['regularizer']}" + (f"; nonzero weights: {counts}" if counts else ""))
+        if self.lumping:
+            lu = self.lumping
+            lines.append(f"lumping      eps {lu['eps']}: MLP neurons {lu['neurons_before']:,} -> {lu['neurons_after']:,}, "
+                         f"params {lu['params_before']:,} -> {lu['params_after']:,}")
         if self.xz_bytes:
             lines.append(f"xz -9e       {self.xz_bytes:>12,} bytes  ratio mdlzip/xz {self.archive_bytes / self.xz_bytes:.3f}")
         lines.append(f"time         train {self.train_seconds:.1f} s ({self.train_steps} steps, {self.device}), "
@@ -93,38 +104,53 @@ def _threads(threads: int | None):
         torch.set_num_threads(before)
 
 
+MODEL_METHODS = (Method.NEURAL, Method.MIXED, Method.CM)
+
+
 def _info(archive: container.Archive, archive_bytes: int) -> ArchiveInfo:
     info = ArchiveInfo(archive.method.name.lower(), archive.original_size, archive_bytes, archive.sizes)
-    if archive.method == Method.NEURAL:
-        qm, _ = neural.read_model(archive.sections[Section.CONFIG], archive.sections[Section.WEIGHTS])
+    qm = neural.read_model(archive.method, archive.sections) if archive.method in MODEL_METHODS else None
+    if qm is not None:
         info.model, info.params, info.nonzeros = qm.cfg.to_dict(), qm.num_params(), qm.num_nonzero()
     return info
 
 
 def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, *, device: str = "auto",
                          threads: int | None = None, fallback: bool = True, progress: bool = False,
-                         verify: bool = False) -> tuple[bytes, Report]:
+                         verify: bool = False, pure: bool = False, lump_eps: float | None = None,
+                         **train_options) -> tuple[bytes, Report]:
     """Compress `data`; return the archive and its MDL report.
 
-    The neural archive is always built; with `fallback` (the default) a stored, zstd or xz coding
-    is written instead when it is smaller. `verify` decodes the result once as a self-check.
+    The transformer is trained and the data coded with it mixed with adaptive statistics (method
+    mixed), or, with `pure`, under the transformer alone (method neural, the seed's two-part code).
+    The smallest candidate is written: also cm (the adaptive statistics alone) unless `pure`, and
+    with `fallback` stored/zstd/xz. `lump_eps` lumps the MLP neurons after training; other keyword
+    options override the training configuration (`regularizer`, `alpha`, `beta`, `tolerance`, ...;
+    see `mdlzip.train.TrainConfig`). `verify` decodes the result once as a self-check.
     """
     data = bytes(data)
+    options = neural.Options(pure=pure, lump_eps=lump_eps, train=train_options)
     with _threads(threads):
-        result = neural.compress(data, level, neural.resolve_device(device), progress)
-    candidates = {Method.NEURAL: container.pack(Method.NEURAL, data, result.sections)}
+        result = neural.compress(data, level, neural.resolve_device(device), progress, options)
+    candidates = {m: container.pack(m, data, sections) for m, sections in result.candidates.items()}
+    model_method = Method.NEURAL if pure else Method.MIXED
     if fallback:
         for method, encode in classical.ENCODERS.items():
             candidates[method] = container.pack(method, data, [(Section.PAYLOAD, encode(data))])
-    method = min(candidates, key=lambda m: (len(candidates[m]), m != Method.NEURAL))
+    elif not pure:
+        del candidates[Method.CM]
+    method = min(candidates, key=lambda m: (len(candidates[m]), m != model_method))
     archive = candidates[method]
     if verify and decompress(archive, device=device) != data:
         raise MdlzipError("self-check failed: the archive does not decode to the input")
     info = _info(container.unpack(archive), len(archive))
-    report = Report(**asdict(info), level=level, neural_bytes=len(candidates[Method.NEURAL]),
+    stats = result.stats
+    report = Report(**asdict(info), level=level, neural_bytes=len(candidates[model_method]),
                     candidates={m.name.lower(): len(b) for m, b in candidates.items()},
-                    xz_bytes=classical.xz_size(data), train_steps=result.steps,
-                    train_seconds=result.train_seconds, code_seconds=result.code_seconds, device=result.device)
+                    xz_bytes=classical.xz_size(data), train_steps=stats.steps if stats else 0,
+                    train_seconds=result.train_seconds, code_seconds=result.code_seconds, device=result.device,
+                    training=dict(asdict(stats), alpha_sweep=result.alpha_sweep) if stats else {},
+                    lumping=result.lumped)
     return archive, report
 
 
@@ -136,15 +162,16 @@ def compress(data: bytes, level: int = DEFAULT_LEVEL, **options) -> bytes:
 def decompress(data: bytes, *, device: str = "auto", threads: int | None = None, progress: bool = False) -> bytes:
     """Decode one .mdlz archive; raises a `FormatError` subclass for anything but a valid archive."""
     archive = container.unpack(data)
-    if archive.method == Method.NEURAL:
+    if archive.method in MODEL_METHODS:
         with _threads(threads):
-            out = neural.decompress(archive.sections, archive.original_size, neural.resolve_device(device), progress)
+            out = neural.decompress(archive.method, archive.sections, archive.original_size,
+                                    neural.resolve_device(device), progress)
     else:
         out = classical.decode(archive.method, archive.sections[Section.PAYLOAD], archive.original_size)
     if len(out) != archive.original_size or zlib.crc32(out) != archive.original_crc:
         raise ChecksumError("decoded data does not match the stored CRC32"
                             + (" (the model's outputs differed between compression and decompression?)"
-                               if archive.method == Method.NEURAL else ""))
+                               if archive.method in MODEL_METHODS else ""))
     return out
 
 

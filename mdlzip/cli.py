@@ -18,6 +18,7 @@ from . import __version__, api
 from .bench import BASELINES, CHUNK, Config, format_table, run_bench
 from .config import DEFAULT_LEVEL
 from .errors import MdlzipError
+from .regularizers import REGULARIZERS
 
 SUFFIX = ".mdlz"
 STDIO = "-"
@@ -30,6 +31,23 @@ EPILOG = f"""\b
 Shortcuts, as in xz: -z compress, -d decompress, -t test, -l (or list) info;
 mdlzip -dc FILE is mdlzip decompress -c FILE.
 {EXIT}"""
+
+
+class AlphaType(click.ParamType):
+    """A positive number or 'auto'."""
+
+    name = "ALPHA|auto"
+
+    def convert(self, value, param, ctx):
+        if value == "auto" or isinstance(value, float):
+            return value
+        try:
+            alpha = float(value)
+        except ValueError:
+            alpha = -1.0
+        if not alpha >= 0:
+            self.fail(f"{value!r} is neither a non-negative number nor 'auto'", param, ctx)
+        return alpha
 
 
 class Mdlzip(click.Group):
@@ -138,11 +156,27 @@ OUTPUT = _options(
     click.option("-f", "--force", is_flag=True, help="Overwrite the output file; write to a terminal."),
     click.option("-k", "--keep", "keep", flag_value=True, default=True, help="Keep the input (the default)."),
     click.option("--rm", "keep", flag_value=False, help="Remove the input after success (not with -c)."))
+MODEL = _options(
+    click.option("--pure", is_flag=True, help="The seed's pure two-part code: the transformer alone, no adaptive mixing."),
+    click.option("--regularizer", type=click.Choice(sorted(REGULARIZERS)), help="Sparsity method (default: the level's)."),
+    click.option("--alpha", type=AlphaType(), help="Regularization strength, or 'auto': chosen by description length."),
+    click.option("--beta", type=click.FloatRange(min=0, min_open=True), help="DRR sharpness (penalty 1 - exp(-beta |w|))."),
+    click.option("--tolerance", type=click.FloatRange(min=0), help="TAMADE: relative training-loss increase allowed."),
+    click.option("--prelude", "prelude_frac", type=click.FloatRange(0, 1), help="Fraction of the steps before regularizing."),
+    click.option("--finetune", "finetune_frac", type=click.FloatRange(0, 1), help="Fraction of the steps after pruning."),
+    click.option("--lump-eps", type=click.FloatRange(min=0), help="Lump MLP neurons equal within this L1 tolerance."))
+TRAIN_KEYS = ("regularizer", "alpha", "beta", "tolerance", "prelude_frac", "finetune_frac")
 LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, hidden=2 <= n <= 8,
                                  **({"default": True} if n == DEFAULT_LEVEL else {}),
                                  help={1: f"Fastest: the smallest model (-1 ... -9; default -{DEFAULT_LEVEL}).",
                                        9: "Best: the largest model, the longest training."}.get(n))
                     for n in range(1, 10)])
+
+
+def model_options(o: dict) -> dict:
+    """The model options the user gave, as keyword arguments of `api.compress_with_report`."""
+    given = {k: o[k] for k in (*TRAIN_KEYS, "lump_eps") if o.get(k) is not None}
+    return dict(given, pure=True) if o.get("pure") else given
 
 
 def _prepare(files: tuple[str, ...], o: dict, compressing: bool = False) -> None:
@@ -167,7 +201,8 @@ def main() -> None:
 @LEVELS
 @CODING
 @click.option("--json", "as_json", is_flag=True, help="Print the MDL report as JSON (stdout; stderr with -c).")
-@click.option("--no-fallback", is_flag=True, help="Write the neural archive even when stored/zstd/xz is smaller.")
+@MODEL
+@click.option("--no-fallback", is_flag=True, help="Write the model's archive even when cm/stored/zstd/xz is smaller.")
 def compress(files: tuple[str, ...], **o) -> None:
     """Compress FILEs to FILE.mdlz (no FILE, or -: stdin to stdout); the MDL report goes to stderr.
 
@@ -183,7 +218,8 @@ def compress(files: tuple[str, ...], **o) -> None:
         if dest is None and not o["force"] and click.get_binary_stream("stdout").isatty():
             raise click.FileError("(stdout)", "compressed data not written to a terminal. Use -f to force.")
         archive, report = api.compress_with_report(_read(path), o["level"], device=o["device"], threads=o["threads"],
-                                                   fallback=not o["no_fallback"], progress=o["progress"])
+                                                   fallback=not o["no_fallback"], progress=o["progress"],
+                                                   **model_options(o))
         _write(dest, archive, path)
         _finish(path, dest, o)
         if not o["quiet"]:

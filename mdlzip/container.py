@@ -26,18 +26,21 @@ class Method(IntEnum):
     STORED = 0
     ZSTD = 1
     XZ = 2
-    NEURAL = 3
+    NEURAL = 3  # the transformer alone (pure two-part code)
+    MIXED = 4  # the transformer mixed with adaptive statistics
+    CM = 5  # adaptive statistics alone (context mixing, no stored model)
 
 
 class Section(IntEnum):
     PAYLOAD = 0  # classical methods: the coded bytes
-    CONFIG = 1  # neural: UTF-8 JSON of the model and coder configuration
-    WEIGHTS = 2  # neural: scales and entropy-coded sparse weight codes
-    DATA = 3  # neural: range-coded streams
+    CONFIG = 1  # neural, mixed, cm: UTF-8 JSON of the model and coder configuration
+    WEIGHTS = 2  # neural, mixed: scales and entropy-coded sparse weight codes
+    DATA = 3  # neural: range-coded streams; mixed, cm: the binary arithmetic code
 
 
 REQUIRED = {Method.STORED: [Section.PAYLOAD], Method.ZSTD: [Section.PAYLOAD], Method.XZ: [Section.PAYLOAD],
-            Method.NEURAL: [Section.CONFIG, Section.WEIGHTS, Section.DATA]}
+            Method.NEURAL: [Section.CONFIG, Section.WEIGHTS, Section.DATA],
+            Method.MIXED: [Section.CONFIG, Section.WEIGHTS, Section.DATA], Method.CM: [Section.CONFIG, Section.DATA]}
 
 
 @dataclass

@@ -20,13 +20,26 @@ EDGE_CASES = {
 }
 
 
+@pytest.mark.parametrize("pure", [True, False], ids=["pure", "mixed"])
 @pytest.mark.parametrize("name", EDGE_CASES)
-def test_neural_round_trip_edge_cases(name):
+def test_model_round_trip_edge_cases(name, pure):
     data = EDGE_CASES[name]
-    archive, report = mdlzip.compress_with_report(data, level=1, fallback=False)
-    assert report.method == "neural"
+    archive, report = mdlzip.compress_with_report(data, level=1, fallback=False, pure=pure)
+    assert report.method == ("neural" if pure else "mixed")
     assert mdlzip.decompress(archive) == data
     assert sum(report.sizes.values()) == len(archive) == report.archive_bytes
+
+
+@pytest.mark.parametrize("name", ["one byte", "random", "repetitive"])
+def test_cm_candidate_round_trip(name):
+    """The adaptive statistics alone (method cm), as compress offers it beside the mixed archive."""
+    import torch
+
+    from mdlzip import container, neural
+    data = EDGE_CASES[name]
+    result = neural.compress(data, 1, torch.device("cpu"))
+    archive = container.pack(container.Method.CM, data, result.candidates[container.Method.CM])
+    assert mdlzip.info(archive).method == "cm" and mdlzip.decompress(archive) == data
 
 
 @pytest.mark.parametrize("name", EDGE_CASES)
@@ -54,7 +67,17 @@ def test_corpus_slices_round_trip(rel):
 
 @pytest.fixture(scope="module")
 def neural_archive(text_sample):
+    return mdlzip.compress(text_sample, level=1, fallback=False, pure=True)
+
+
+@pytest.fixture(scope="module")
+def mixed_archive(text_sample):
     return mdlzip.compress(text_sample, level=1, fallback=False)
+
+
+@pytest.fixture(params=["neural", "mixed"])
+def model_archive(request, neural_archive, mixed_archive):
+    return neural_archive if request.param == "neural" else mixed_archive
 
 
 def test_info_matches_report_without_decoding(neural_archive, text_sample):
@@ -65,12 +88,12 @@ def test_info_matches_report_without_decoding(neural_archive, text_sample):
     assert info.weight_bits_per_nonzero == 8 * info.sizes["weights"] / info.nonzeros
 
 
-def test_truncated_and_corrupted_archives_raise_specific_errors(neural_archive):
-    for n in (1, 10, len(neural_archive) // 2, len(neural_archive) - 1):
+def test_truncated_and_corrupted_archives_raise_specific_errors(model_archive):
+    for n in (1, 10, len(model_archive) // 2, len(model_archive) - 1):
         with pytest.raises(TruncatedError):
-            mdlzip.decompress(neural_archive[:n])
-    for pos in (8, len(neural_archive) // 2, len(neural_archive) - 3):
-        corrupted = bytearray(neural_archive)
+            mdlzip.decompress(model_archive[:n])
+    for pos in (8, len(model_archive) // 2, len(model_archive) - 3):
+        corrupted = bytearray(model_archive)
         corrupted[pos] ^= 0x10
         with pytest.raises(FormatError):
             mdlzip.decompress(bytes(corrupted))
@@ -78,13 +101,13 @@ def test_truncated_and_corrupted_archives_raise_specific_errors(neural_archive):
         mdlzip.decompress(b"not an archive at all")
 
 
-def test_checksum_error_when_decoded_bytes_differ(neural_archive):
+def test_checksum_error_when_decoded_bytes_differ(model_archive):
     """A valid container whose coded data decodes to other bytes is caught by the CRC of the original."""
     from mdlzip import container
-    a = container.unpack(neural_archive)
+    a = container.unpack(model_archive)
     data = bytearray(a.sections[container.Section.DATA])
-    data[-1] ^= 0xFF
-    forged = container.pack(container.Method.NEURAL, b"\0" * a.original_size,
+    data[len(data) // 2] ^= 0xFF
+    forged = container.pack(a.method, b"\0" * a.original_size,
                             [(k, bytes(data) if k == container.Section.DATA else v) for k, v in a.sections.items()])
     with pytest.raises(ChecksumError):
         mdlzip.decompress(forged)
@@ -117,15 +140,44 @@ def test_errors_form_one_hierarchy():
     assert issubclass(mdlzip.TruncatedError, EOFError)
 
 
-def test_forged_scales_with_valid_checksums_are_refused(neural_archive):
+def test_forged_scales_with_valid_checksums_are_refused(model_archive):
     """Sizes and values from the archive are checked even when every CRC matches."""
     import struct
 
     from mdlzip import container
-    a = container.unpack(neural_archive)
+    a = container.unpack(model_archive)
     weights = bytearray(a.sections[container.Section.WEIGHTS])
     weights[:4] = struct.pack("<f", 1e30)
-    forged = container.pack(container.Method.NEURAL, mdlzip.decompress(neural_archive),
+    forged = container.pack(a.method, mdlzip.decompress(model_archive),
                             [(k, bytes(weights) if k == container.Section.WEIGHTS else v) for k, v in a.sections.items()])
     with pytest.raises(FormatError, match="scales"):
         mdlzip.decompress(forged)
+
+
+def test_forged_mixed_configs_with_valid_checksums_are_refused(mixed_archive):
+    import json
+
+    from mdlzip import container
+    a = container.unpack(mixed_archive)
+    config = json.loads(a.sections[container.Section.CONFIG])
+    for key, value in [("lanes", 0), ("lanes", 1 << 30), ("block", 7), ("mixer", {"bogus": 1}), ("coder", "x")]:
+        bad = json.dumps(dict(config, **{key: value})).encode()
+        forged = container.pack(a.method, b"x" * a.original_size,
+                                [(k, bad if k == container.Section.CONFIG else v) for k, v in a.sections.items()])
+        with pytest.raises(FormatError):
+            mdlzip.decompress(forged)
+    from mdlzip.codec.mixed import MAX_EXPANSION
+    too_long = MAX_EXPANSION * len(a.sections[container.Section.DATA]) + 2048
+    forged = container.pack(a.method, bytes(too_long), list(a.sections.items()))
+    with pytest.raises(FormatError, match="too short"):
+        mdlzip.decompress(forged)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.05])
+def test_lumped_model_round_trips_and_reports(text_sample, eps):
+    archive, report = mdlzip.compress_with_report(text_sample, level=1, fallback=False, lump_eps=eps)
+    assert mdlzip.decompress(archive) == text_sample
+    lu = report.lumping
+    assert lu["eps"] == eps and lu["neurons_after"] <= lu["neurons_before"]
+    assert lu["params_after"] <= lu["params_before"]
+    assert sum(mdlzip.info(archive).model["mlp_hidden"]) == lu["neurons_after"]

@@ -45,11 +45,11 @@ def data(text_sample) -> bytes:
 
 @pytest.fixture(scope="module")
 def archives(tmp_path_factory, data) -> dict[str, bytes]:
-    """A neural archive (--no-fallback) and a default one (a classical fallback at this size)."""
+    """A model archive (--no-fallback: method mixed), a pure one (neural) and a default one."""
     folder = tmp_path_factory.mktemp("archives")
     (folder / "x").write_bytes(data)
     out = {}
-    for kind, flags in {"neural": ["--no-fallback"], "default": []}.items():
+    for kind, flags in {"mixed": ["--no-fallback"], "neural": ["--no-fallback", "--pure"], "default": []}.items():
         assert run("compress", "-1", "-q", *flags, "-o", folder / kind, folder / "x").exit_code == 0
         out[kind] = (folder / kind).read_bytes()
     return out
@@ -65,7 +65,7 @@ def sample(tmp_path, data):
 @pytest.fixture
 def archive(tmp_path, archives):
     path = tmp_path / "s.txt.mdlz"
-    path.write_bytes(archives["neural"])
+    path.write_bytes(archives["mixed"])
     return path
 
 
@@ -161,11 +161,11 @@ def test_info(archive, archives, tmp_path, data):
     header, neural, default = result.stdout.splitlines()
     assert result.exit_code == 0 and header.split() == [
         "Compressed", "Uncompressed", "Ratio", "Method", "Params(nz)", "Check", "Filename"]
-    assert neural.split()[1] == f"{SIZE:,}" and neural.split()[3] == "neural" and neural.endswith(str(archive))
+    assert neural.split()[1] == f"{SIZE:,}" and neural.split()[3] == "mixed" and neural.endswith(str(archive))
     verbose = run("info", "-v", archive).stdout
     assert all(word in verbose for word in ("weights", "data", "header", "config", "checksums", "n_embd"))
     rows = json.loads(run("info", "--json", archive, tmp_path / "d.mdlz").stdout)
-    assert rows[0]["method"] == "neural" and rows[0]["params"] > 0
+    assert rows[0]["method"] == "mixed" and rows[0]["params"] > 0
     for row, path in zip(rows, (archive, tmp_path / "d.mdlz")):
         assert sum(row["sizes"].values()) == row["archive_bytes"] == path.stat().st_size
         assert row["original_bytes"] == len(data)
@@ -174,7 +174,7 @@ def test_info(archive, archives, tmp_path, data):
 def test_compress_json_and_no_fallback(sample, tmp_path):
     result = run("compress", "-1", "--no-fallback", "--json", "-o", tmp_path / "x.mdlz", sample)
     report = json.loads(result.stdout)
-    assert result.exit_code == 0 and report["method"] == "neural"
+    assert result.exit_code == 0 and report["method"] == "mixed"
     assert report["archive_bytes"] == (tmp_path / "x.mdlz").stat().st_size == sum(report["sizes"].values())
     assert "weights" in result.stderr  # the human report still goes to stderr
     to_stdout = run("compress", "-1", "-q", "--json", "-c", sample)  # the archive on stdout: JSON on stderr
@@ -208,7 +208,7 @@ def test_several_files_one_bad(tmp_path, data):
 def test_xz_style_shortcuts(archive, data):
     assert run("-dc", archive).stdout_bytes == data
     assert run("-t", archive).exit_code == 0
-    assert "neural" in run("-l", archive).stdout and "neural" in run("list", archive).stdout
+    assert "mixed" in run("-l", archive).stdout and "mixed" in run("list", archive).stdout
     assert run("-d", "-k", archive).exit_code == 0 and archive.with_suffix("").read_bytes() == data
 
 

@@ -76,15 +76,16 @@ DECODE_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.parametrize("pure", [True, False], ids=["pure", "mixed"])
 @pytest.mark.parametrize("env, threads", [
     ({"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}, 1),
     ({"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}, 2),
     ({}, 1),
 ])
-def test_archive_decodes_under_other_cpu_paths(tmp_path, text_sample, env, threads):
+def test_archive_decodes_under_other_cpu_paths(tmp_path, text_sample, env, threads, pure):
     """An archive made in this process decodes in another one whose kernels differ."""
     archive = tmp_path / "a.mdlz"
-    archive.write_bytes(mdlzip.compress(text_sample, level=1, fallback=False))
+    archive.write_bytes(mdlzip.compress(text_sample, level=1, fallback=False, pure=pure))
     out = subprocess.run([sys.executable, "-c", DECODE_SCRIPT, str(archive), str(threads)],
                          env={**os.environ, **env}, capture_output=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr.decode()

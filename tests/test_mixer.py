@@ -119,13 +119,16 @@ def test_repeats_beat_xz():
 def test_params_round_trip_and_validation():
     p = MixParams(hash_bits=18, contexts=("1", "word"))
     assert MixParams.from_dict(p.to_dict()) == p
-    assert MixParams.from_dict({}) == MixParams()
+    with pytest.raises(ValueError):
+        MixParams.from_dict({})  # every parameter is stored: defaults may change, archives may not
+    assert MixParams.for_size(1000).hash_bits < MixParams().hash_bits
+    assert MixParams.for_size(10**9) == MixParams()
     bad = [{"hash_bits": 40}, {"hash_bits": "22"}, {"lr": 0}, {"match_min": 1}, {"contexts": []},
            {"contexts": ["2", "2"]}, {"contexts": ["33"]}, {"contexts": "23"}, {"nope": 1},
            {"hash_bits": 28, "match_bits": 26}, {"limit": True}, {"apm_rate": 2.0}]
     for d in bad:
         with pytest.raises(ValueError):
-            MixParams.from_dict(d)
+            MixParams.from_dict({**p.to_dict(), **d} if "nope" not in d else d)
     with pytest.raises(ValueError):
         MixParams.from_dict([1, 2])
 

@@ -59,6 +59,12 @@ class MixParams:
         if self.state_bytes() > MAX_STATE_BYTES:
             raise ValueError(f"MixParams need {self.state_bytes()} bytes of tables, over {MAX_STATE_BYTES}")
 
+    @classmethod
+    def for_size(cls, n_bytes: int) -> MixParams:
+        """The defaults, with tables no larger than an input of `n_bytes` can fill."""
+        bits = max(1, n_bytes).bit_length()
+        return cls(hash_bits=min(cls.hash_bits, max(16, bits + 1)), match_bits=min(cls.match_bits, max(12, bits - 1)))
+
     def state_bytes(self) -> int:
         """Bytes of the fixed-size tables (the per-file arrays come on top: 2 bytes per byte)."""
         return 4 * (1 << self.hash_bits) + 8 * (1 << self.match_bits) + 2 * 33 * (256 + 65536) \
@@ -75,8 +81,8 @@ class MixParams:
         if not isinstance(d, dict):
             raise ValueError(f"mixer parameters must be a dict, got {type(d).__name__}")  # noqa: TRY004 (archive data)
         names = {f.name for f in dataclasses.fields(cls)}
-        if set(d) - names:
-            raise ValueError(f"unknown mixer parameters {sorted(set(d) - names)}")
+        if set(d) != names:  # all of them: the defaults may change, an archive's meaning must not
+            raise ValueError(f"mixer parameters must be exactly {sorted(names)}")
         d = dict(d)
         if "contexts" in d:
             if not isinstance(d["contexts"], (list, tuple)):

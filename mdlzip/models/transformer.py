@@ -27,13 +27,20 @@ class ByteGPTConfig:
     n_embd: int = 128
     mlp_ratio: int = 4
     weight_bits: int = 5  # weights are integer codes in [-(2^(b-1)-1), 2^(b-1)-1]
+    mlp_hidden: tuple[int, ...] = ()  # per-layer MLP widths after lumping; () = mlp_ratio * n_embd each
+
+    def hidden(self, layer: int) -> int:
+        return self.mlp_hidden[layer] if self.mlp_hidden else self.mlp_ratio * self.n_embd
 
     @property
     def weight_qmax(self) -> int:
         return 2 ** (self.weight_bits - 1) - 1
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.mlp_hidden:
+            del d["mlp_hidden"]  # unlumped models: the same record as before lumping existed
+        return d
 
 
 def fake_quant(x: torch.Tensor, scale: torch.Tensor, qmin: int, qmax: int) -> torch.Tensor:
@@ -118,9 +125,9 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, cfg: ByteGPTConfig):
+    def __init__(self, cfg: ByteGPTConfig, layer: int):
         super().__init__()
-        d, h, qm = cfg.n_embd, cfg.mlp_ratio * cfg.n_embd, cfg.weight_qmax
+        d, h, qm = cfg.n_embd, cfg.hidden(layer), cfg.weight_qmax
         self.fc, self.out = QLinear(d, h, qm), QLinear(h, d, qm)
         self.h_act = ActQuant(0, 255)
 
@@ -129,9 +136,9 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ByteGPTConfig):
+    def __init__(self, cfg: ByteGPTConfig, layer: int):
         super().__init__()
-        self.attn, self.mlp = CausalSelfAttention(cfg), MLP(cfg)
+        self.attn, self.mlp = CausalSelfAttention(cfg), MLP(cfg, layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(rms_norm(x))
@@ -146,7 +153,7 @@ class ByteGPT(nn.Module):
         self.wte = QEmbedding(d, 257, qm)  # 256 bytes + BOS
         self.wte2 = QEmbedding(d, 257, qm)  # the input before: a direct order-2 context
         self.wpe = QEmbedding(d, cfg.block_size, qm)
-        self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.h = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layer))
         self.lm_head = QLinear(d, 256, qm)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # scaled init of the residual projections (GPT-2)

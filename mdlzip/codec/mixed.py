@@ -1,0 +1,85 @@
+"""Mixed coding: the transformer's next-byte distribution mixed with adaptive statistics (mixer.py).
+
+The input is cut into chunks of the model's context length and the chunks into `lanes`
+contiguous runs (`mixer.lane_layout`). All lanes advance in lockstep, one byte per step, lane
+order within a step; the transformer restarts its context at every chunk boundary, which falls
+on the same step in every lane, so a "chunk row" (chunk k of every lane) is one batch for the
+model. Encoder and decoder take their model distributions from `arith.next_byte_freqs` and
+share the adaptive state through the one coder in `mixer`, in exactly this order.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..models.exact import ExactByteGPT, chunk_inputs
+from ..models.transformer import BOS
+from .arith import ENCODE_BATCH, next_byte_freqs
+from .mixer import PROB_ONE, MixDecoder, MixEncoder, MixParams, decode_adaptive, encode_adaptive, lane_layout
+
+# A bit costs at least -log2(1 - 1/PROB_ONE) > 1/(PROB_ONE ln 2) bits, so one coded byte holds fewer
+# than PROB_ONE * ln 2 / 8 * 8 < PROB_ONE bytes: the decoder checks a declared size against this.
+MAX_EXPANSION = PROB_ONE
+
+
+def chunk_rows(lane_start: np.ndarray, lane_len: np.ndarray, block: int):
+    """For each chunk row k: (lanes that have a chunk k, their chunk starts, their chunk lengths)."""
+    for k in range(-(-int(lane_len.max()) // block)):
+        lanes = np.flatnonzero(lane_len > k * block)
+        yield lanes, lane_start[lanes] + k * block, np.minimum(block, lane_len[lanes] - k * block)
+
+
+def _row_freqs(model: ExactByteGPT, chunks: torch.Tensor) -> np.ndarray:
+    """(m, T, 256) model frequencies of a chunk row."""
+    inputs = chunk_inputs(chunks)
+    return np.concatenate([next_byte_freqs(model, inputs[i:i + ENCODE_BATCH], model.new_cache(len(inputs[i:i + ENCODE_BATCH])))
+                           for i in range(0, len(inputs), ENCODE_BATCH)])
+
+
+def encode(model: ExactByteGPT | None, data: bytes, block: int, lanes: int, params: MixParams,
+           progress: bool = False) -> bytes:
+    """Code `data` with the mixing coder; `model` None codes with the adaptive statistics alone."""
+    if not data:
+        return b""
+    if model is None:
+        return encode_adaptive(data, lanes, params, block)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    lane_start, lane_len = lane_layout(len(arr), block, lanes)
+    enc = MixEncoder(lane_start, lane_len, params)
+    bar = tqdm(total=len(arr), desc="coding", unit="B", unit_scale=True, disable=not progress, leave=False)
+    for row, starts, lengths in chunk_rows(lane_start, lane_len, block):
+        idx = starts[:, None] + np.minimum(np.arange(block)[None, :], lengths[:, None] - 1)
+        chunks = torch.from_numpy(arr[idx].astype(np.int64))  # short chunks repeat their last byte (never coded)
+        freqs = _row_freqs(model, chunks)
+        symbols = chunks.numpy().astype(np.uint8)
+        for t in range(int(lengths.max())):
+            live = lengths > t
+            enc.encode_step(row[live], freqs[live, t], symbols[live, t])
+        bar.update(int(lengths.sum()))
+    bar.close()
+    return enc.finish()
+
+
+def decode(model: ExactByteGPT | None, blob: bytes, n_bytes: int, block: int, lanes: int, params: MixParams,
+           progress: bool = False) -> bytes:
+    """Inverse of `encode`."""
+    if n_bytes == 0:
+        return b""
+    if model is None:
+        return decode_adaptive(blob, n_bytes, lanes, params, block)
+    lane_start, lane_len = lane_layout(n_bytes, block, lanes)
+    dec = MixDecoder(blob, lane_start, lane_len, params)
+    bar = tqdm(total=n_bytes, desc="decoding", unit="B", unit_scale=True, disable=not progress, leave=False)
+    for row, _, lengths in chunk_rows(lane_start, lane_len, block):
+        cache = model.new_cache(len(row))
+        inputs = torch.full((len(row), 1), BOS, dtype=torch.long)
+        for t in range(int(lengths.max())):
+            live = lengths > t
+            freqs = next_byte_freqs(model, inputs, cache)[:, 0]
+            decoded = np.zeros(len(row), dtype=np.int64)
+            decoded[live] = dec.decode_step(row[live], freqs[live])
+            inputs = torch.from_numpy(decoded)[:, None]
+            bar.update(int(live.sum()))
+    bar.close()
+    return dec.output()
