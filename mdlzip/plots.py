@@ -38,7 +38,7 @@ def plot_bpb(result: dict, out: str | Path) -> Path:
     ax.set_xticks(x, [_short(f["file"]) for f in files], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("bits per byte")
     ax.set_title("compressed size per file and compressor")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     return _save(fig, plt, Path(out))
 
 
@@ -60,7 +60,7 @@ def plot_sizes(result: dict, out: str | Path) -> Path:
     ax.set_xticks(range(len(bars)), [name for name, _, _ in bars], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("bits per input byte")
     ax.set_title("two-part description length: model vs data")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     return _save(fig, plt, Path(out))
 
 
