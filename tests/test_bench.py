@@ -39,7 +39,7 @@ def corpus(tmp_path, text_sample):
 
 
 def test_result_schema_and_tables(corpus):
-    result = run_bench([corpus], [Config(1)], isolate=False, fallback=False)  # a directory: its files, sorted
+    result = run_bench([corpus], [Config(1, {"pure": True})], isolate=False, fallback=False)  # a directory: sorted
     assert set(result) == TOP and set(result["settings"]) == SETTINGS
     assert result["schema"] == "mdlzip-bench" and result["version"] == 1
     assert [(f["file"], f["bytes"]) for f in result["files"]] == [(str(corpus / "a.txt"), 600),
@@ -49,13 +49,14 @@ def test_result_schema_and_tables(corpus):
         assert set(f) == FILE and set(f["baselines"]) == set(codecs)
         assert all(set(b) == BASE and b["bpb"] == 8 * b["bytes"] / f["bytes"] for b in f["baselines"].values())
         (run,) = f["mdlzip"]
-        assert set(run) == RUN and run["config"] == "-1" and run["compress_peak_mb"] >= run["process_base_mb"] > 0
+        assert set(run) == RUN and run["config"] == "-1 pure=True" and run["method"] == "neural"
+        assert run["compress_peak_mb"] >= run["process_base_mb"] > 0
         assert run["header_bytes"] + run["model_bytes"] + run["data_bytes"] == run["archive_bytes"] == sum(
             run["sizes"].values())
         assert run["model_bytes"] > 0 and run["bpb"] == 8 * run["archive_bytes"] / f["bytes"]
     assert json.loads(json.dumps(result)) == result
     bpb, detail = format_table(result).split("\n\n")[:2]
-    assert bpb.splitlines()[0] == "| file | bytes | mdlzip -1 | " + " | ".join(
+    assert bpb.splitlines()[0] == "| file | bytes | mdlzip -1 pure=True | " + " | ".join(
         BASELINES[k].name.format(chunk=128) for k in codecs) + " |"
     assert len(bpb.splitlines()) == len(detail.splitlines()) == 4
     assert detail.startswith("| file | config | method | archive B | header B | weights B | data B | bpb |")

@@ -4,8 +4,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from mdlzip.synthetic import MarkovSource, main, markov_source, teacher_source
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def batch_stderr(x: np.ndarray, batches: int = 20) -> float:
