@@ -158,6 +158,7 @@ OUTPUT = _options(
     click.option("--rm", "keep", flag_value=False, help="Remove the input after success (not with -c)."))
 MODEL = _options(
     click.option("--pure", is_flag=True, help="The seed's pure two-part code: the transformer alone, no adaptive mixing."),
+    click.option("--model", is_flag=True, help="Train the transformer and mix it in also where the level would not."),
     click.option("--regularizer", type=click.Choice(sorted(REGULARIZERS)), help="Sparsity method (default: the level's)."),
     click.option("--alpha", type=AlphaType(), help="Regularization strength, or 'auto': chosen by description length."),
     click.option("--beta", type=click.FloatRange(min=0, min_open=True), help="DRR sharpness (penalty 1 - exp(-beta |w|))."),
@@ -176,7 +177,8 @@ LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, hidden=2 <= n <
 def model_options(o: dict) -> dict:
     """The model options the user gave, as keyword arguments of `api.compress_with_report`."""
     given = {k: o[k] for k in (*TRAIN_KEYS, "lump_eps") if o.get(k) is not None}
-    return dict(given, pure=True) if o.get("pure") else given
+    given.update({flag: True for flag in ("pure", "model") if o.get(flag)})
+    return given
 
 
 def _prepare(files: tuple[str, ...], o: dict, compressing: bool = False) -> None:
@@ -318,7 +320,8 @@ def _pairs(text: str) -> dict:
 @main.command(epilog=EXIT)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @_options(*[click.option(f"-{n}", "levels", flag_value=n, multiple=True, hidden=2 <= n <= 8,
-                         help="Levels to run, several allowed (-1 ... -9; default -6)." if n == 1 else None)
+                         help={1: "Levels to run, several allowed (-1 ... -9; default -6).",
+                               9: "The largest level."}.get(n))
             for n in range(1, 10)])
 @click.option("--pure", is_flag=True, help="Pass pure=True: the transformer alone (the seed's two-part code).")
 @click.option("--regularizer", help="Pass this regularizer (none, magnitude, drr, pmmp, rl1).")
@@ -333,7 +336,7 @@ def _pairs(text: str) -> dict:
 @click.option("--prequential", is_flag=True, help="Also measure the prequential code length (retrains per block).")
 @click.option("--first-block", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Prequential: bytes of the first, uniformly coded block.")
-@click.option("--no-isolate", is_flag=True, help="Run mdlzip in this process (faster; no peak memory).")
+@click.option("--no-isolate", is_flag=True, help="Run mdlzip in this process (faster; earlier jobs may skew the peaks).")
 @click.option("--json", "json_out", type=click.File("w", lazy=True), help="Also write the result as JSON here.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write bpb.png and sizes.png here.")
 @THREADS
