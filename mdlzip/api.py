@@ -74,7 +74,7 @@ class Report(ArchiveInfo):
             elif name == "data" and self.original_bytes:
                 extra = f"  {self.data_bits_per_byte:.3f} bits/byte"
             lines.append(f"  {name:<10} {n:>12,}{extra}")
-        if self.method not in ("neural", "mixed") and self.neural_bytes:
+        if self.neural_bytes and self.neural_bytes != self.archive_bytes:
             lines.append(f"  (the model's archive was {self.neural_bytes:,} bytes; the smaller {self.method} coding was written)")
         t = self.training
         if t.get("regularizer"):
@@ -117,28 +117,28 @@ def _info(archive: container.Archive, archive_bytes: int) -> ArchiveInfo:
 
 def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, *, device: str = "auto",
                          threads: int | None = None, fallback: bool = True, progress: bool = False,
-                         verify: bool = False, pure: bool = False, lump_eps: float | None = None,
-                         **train_options) -> tuple[bytes, Report]:
+                         verify: bool = False, pure: bool = False, model: bool | None = None,
+                         lump_eps: float | None = None, **train_options) -> tuple[bytes, Report]:
     """Compress `data`; return the archive and its MDL report.
 
-    The transformer is trained and the data coded with it mixed with adaptive statistics (method
-    mixed), or, with `pure`, under the transformer alone (method neural, the seed's two-part code).
-    The smallest candidate is written: also cm (the adaptive statistics alone) unless `pure`, and
-    with `fallback` stored/zstd/xz. `lump_eps` lumps the MLP neurons after training; other keyword
+    The data is coded with adaptive statistics (method cm), and where the level says (or `model`
+    is true) also with a trained transformer mixed in (method mixed); with `pure`, under the
+    transformer alone (method neural, the seed's two-part code). The smallest candidate is
+    written; with `fallback` (the default) stored/zstd/xz and cm compete too. `lump_eps` lumps the MLP neurons after training; other keyword
     options override the training configuration (`regularizer`, `alpha`, `beta`, `tolerance`, ...;
     see `mdlzip.train.TrainConfig`). `verify` decodes the result once as a self-check.
     """
     data = bytes(data)
-    options = neural.Options(pure=pure, lump_eps=lump_eps, train=train_options)
+    options = neural.Options(pure=pure, model=model, lump_eps=lump_eps, train=train_options)
     with _threads(threads):
         result = neural.compress(data, level, neural.resolve_device(device), progress, options)
     candidates = {m: container.pack(m, data, sections) for m, sections in result.candidates.items()}
-    model_method = Method.NEURAL if pure else Method.MIXED
+    model_method = next(m for m in (Method.NEURAL, Method.MIXED, Method.CM) if m in candidates)
     if fallback:
         for method, encode in classical.ENCODERS.items():
             candidates[method] = container.pack(method, data, [(Section.PAYLOAD, encode(data))])
-    elif not pure:
-        del candidates[Method.CM]
+    else:
+        candidates = {model_method: candidates[model_method]}
     method = min(candidates, key=lambda m: (len(candidates[m]), m != model_method))
     archive = candidates[method]
     if verify and decompress(archive, device=device) != data:

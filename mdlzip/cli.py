@@ -158,6 +158,7 @@ OUTPUT = _options(
     click.option("--rm", "keep", flag_value=False, help="Remove the input after success (not with -c)."))
 MODEL = _options(
     click.option("--pure", is_flag=True, help="The seed's pure two-part code: the transformer alone, no adaptive mixing."),
+    click.option("--model", is_flag=True, help="Train the transformer and mix it in also where the level would not."),
     click.option("--regularizer", type=click.Choice(sorted(REGULARIZERS)), help="Sparsity method (default: the level's)."),
     click.option("--alpha", type=AlphaType(), help="Regularization strength, or 'auto': chosen by description length."),
     click.option("--beta", type=click.FloatRange(min=0, min_open=True), help="DRR sharpness (penalty 1 - exp(-beta |w|))."),
@@ -176,7 +177,8 @@ LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, hidden=2 <= n <
 def model_options(o: dict) -> dict:
     """The model options the user gave, as keyword arguments of `api.compress_with_report`."""
     given = {k: o[k] for k in (*TRAIN_KEYS, "lump_eps") if o.get(k) is not None}
-    return dict(given, pure=True) if o.get("pure") else given
+    given.update({flag: True for flag in ("pure", "model") if o.get(flag)})
+    return given
 
 
 def _prepare(files: tuple[str, ...], o: dict, compressing: bool = False) -> None:

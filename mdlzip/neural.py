@@ -18,7 +18,7 @@ from .alpha import choose_alpha
 from .codec import arith, mixed
 from .codec.mixer import MixParams
 from .codec.weights import decode_tensors, encode_tensors
-from .config import STREAM_GROUP, settings
+from .config import MODEL_MIN_BYTES, STREAM_GROUP, settings
 from .container import Method, Section
 from .errors import FormatError
 from .lumping import lump_mlp_weights
@@ -39,6 +39,7 @@ class Options:
     """What a user may choose beyond the level."""
 
     pure: bool = False  # the seed's pure two-part code (method NEURAL) instead of mixing
+    model: bool | None = None  # train the transformer for mixing: None = when the level says (MODEL_MIN_BYTES)
     lump_eps: float | None = None  # lump the MLP neurons with this tolerance after training
     lanes: int = DEFAULT_LANES
     train: dict = field(default_factory=dict)  # TrainConfig overrides (regularizer, alpha, ...)
@@ -104,9 +105,25 @@ def _json(obj: dict) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+def _mix_config(block: int, lanes: int, params: MixParams) -> dict:
+    return {"block": block, "lanes": lanes, "mixer": params.to_dict(), "coder": MIX_CODER}
+
+
+def cm_sections(data: bytes, block: int) -> list[tuple[Section, bytes]]:
+    """The CM archive: adaptive statistics alone, one lane (nothing to batch without a model)."""
+    params = MixParams.for_size(len(data))
+    return [(Section.CONFIG, _json(_mix_config(block, 1, params))), (Section.DATA, mixed.encode(None, data, block, 1, params))]
+
+
 def compress(data: bytes, level: int, device: torch.device, progress: bool = False,
              options: Options = Options()) -> NeuralResult:
-    """Train on `data` and code it: the NEURAL candidate with `pure`, else MIXED and CM."""
+    """Train on `data` and code it: the NEURAL candidate with `pure`, else CM and (if a model is
+    trained) MIXED."""
+    use_model = options.model if options.model is not None else len(data) >= MODEL_MIN_BYTES[level]
+    if not options.pure and not use_model:
+        t0 = time.perf_counter()
+        return NeuralResult({Method.CM: cm_sections(data, settings(level, len(data))[0].block_size)}, None, 0.0,
+                            time.perf_counter() - t0, str(device))
     auto = options.train.get("alpha") == "auto"
     cfg, train_cfg = settings(level, len(data), **{k: v for k, v in options.train.items() if not (auto and k == "alpha")})
     t0 = time.perf_counter()
@@ -131,12 +148,11 @@ def compress(data: bytes, level: int, device: torch.device, progress: bool = Fal
                                       (Section.DATA, arith.pack_streams(streams))]}
     else:
         params = MixParams.for_size(len(data))
-        mix = lambda lanes: {"block": cfg.block_size, "lanes": lanes, "mixer": params.to_dict(), "coder": MIX_CODER}
         coded = mixed.encode(exact, data, cfg.block_size, options.lanes, params, progress)
-        alone = mixed.encode(None, data, cfg.block_size, 1, params)  # one lane: nothing to batch without a model
-        candidates = {Method.MIXED: [(Section.CONFIG, _json({"model": cfg.to_dict(), **mix(options.lanes)})),
+        candidates = {Method.MIXED: [(Section.CONFIG, _json({"model": cfg.to_dict(), **_mix_config(cfg.block_size,
+                                                                                                  options.lanes, params)})),
                                      (Section.WEIGHTS, weights), (Section.DATA, coded)],
-                      Method.CM: [(Section.CONFIG, _json(mix(1))), (Section.DATA, alone)]}
+                      Method.CM: cm_sections(data, cfg.block_size)}
     return NeuralResult(candidates, stats, t1 - t0, time.perf_counter() - t1, str(device), lumped, sweep)
 
 

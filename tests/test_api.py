@@ -5,11 +5,10 @@ import io
 import os
 
 import pytest
+from conftest import corpus_file
 
 import mdlzip
 from mdlzip.errors import ChecksumError, FormatError, TruncatedError
-
-from conftest import corpus_file
 
 EDGE_CASES = {
     "empty": b"",
@@ -24,7 +23,7 @@ EDGE_CASES = {
 @pytest.mark.parametrize("name", EDGE_CASES)
 def test_model_round_trip_edge_cases(name, pure):
     data = EDGE_CASES[name]
-    archive, report = mdlzip.compress_with_report(data, level=1, fallback=False, pure=pure)
+    archive, report = mdlzip.compress_with_report(data, level=1, fallback=False, pure=pure, model=True)
     assert report.method == ("neural" if pure else "mixed")
     assert mdlzip.decompress(archive) == data
     assert sum(report.sizes.values()) == len(archive) == report.archive_bytes
@@ -37,9 +36,11 @@ def test_cm_candidate_round_trip(name):
 
     from mdlzip import container, neural
     data = EDGE_CASES[name]
-    result = neural.compress(data, 1, torch.device("cpu"))
+    result = neural.compress(data, 1, torch.device("cpu"), options=neural.Options(model=True))
     archive = container.pack(container.Method.CM, data, result.candidates[container.Method.CM])
     assert mdlzip.info(archive).method == "cm" and mdlzip.decompress(archive) == data
+    archive, report = mdlzip.compress_with_report(data, level=1, fallback=False)  # small: no model at level 1
+    assert report.method == "cm" and report.train_steps == 0 and mdlzip.decompress(archive) == data
 
 
 @pytest.mark.parametrize("name", EDGE_CASES)
@@ -61,7 +62,7 @@ SLICES = [  # one of every kind of file in the shared corpora
 @pytest.mark.parametrize("rel", SLICES)
 def test_corpus_slices_round_trip(rel):
     data = corpus_file(rel).read_bytes()[5000:7000]
-    archive = mdlzip.compress(data, level=1, fallback=False)
+    archive = mdlzip.compress(data, level=1, fallback=False, model=True)
     assert mdlzip.decompress(archive) == data
 
 
@@ -72,7 +73,7 @@ def neural_archive(text_sample):
 
 @pytest.fixture(scope="module")
 def mixed_archive(text_sample):
-    return mdlzip.compress(text_sample, level=1, fallback=False)
+    return mdlzip.compress(text_sample, level=1, fallback=False, model=True)
 
 
 @pytest.fixture(params=["neural", "mixed"])
@@ -175,9 +176,16 @@ def test_forged_mixed_configs_with_valid_checksums_are_refused(mixed_archive):
 
 @pytest.mark.parametrize("eps", [0.0, 0.05])
 def test_lumped_model_round_trips_and_reports(text_sample, eps):
-    archive, report = mdlzip.compress_with_report(text_sample, level=1, fallback=False, lump_eps=eps)
+    archive, report = mdlzip.compress_with_report(text_sample, level=1, fallback=False, lump_eps=eps, model=True)
     assert mdlzip.decompress(archive) == text_sample
     lu = report.lumping
     assert lu["eps"] == eps and lu["neurons_after"] <= lu["neurons_before"]
     assert lu["params_after"] <= lu["params_before"]
     assert sum(mdlzip.info(archive).model["mlp_hidden"]) == lu["neurons_after"]
+
+
+def test_cm_codes_a_highly_repetitive_input_far_below_xz():
+    data = b"abc" * 4000
+    archive, report = mdlzip.compress_with_report(data, fallback=False)
+    assert report.method == "cm" and mdlzip.decompress(archive) == data
+    assert report.sizes["data"] < 0.25 * report.xz_bytes  # the coded bytes; the JSON config adds ~190

@@ -49,7 +49,7 @@ def archives(tmp_path_factory, data) -> dict[str, bytes]:
     folder = tmp_path_factory.mktemp("archives")
     (folder / "x").write_bytes(data)
     out = {}
-    for kind, flags in {"mixed": ["--no-fallback"], "neural": ["--no-fallback", "--pure"], "default": []}.items():
+    for kind, flags in {"mixed": ["--no-fallback", "--model"], "neural": ["--no-fallback", "--pure"], "default": []}.items():
         assert run("compress", "-1", "-q", *flags, "-o", folder / kind, folder / "x").exit_code == 0
         out[kind] = (folder / kind).read_bytes()
     return out
@@ -172,7 +172,7 @@ def test_info(archive, archives, tmp_path, data):
 
 
 def test_compress_json_and_no_fallback(sample, tmp_path):
-    result = run("compress", "-1", "--no-fallback", "--json", "-o", tmp_path / "x.mdlz", sample)
+    result = run("compress", "-1", "--no-fallback", "--model", "--json", "-o", tmp_path / "x.mdlz", sample)
     report = json.loads(result.stdout)
     assert result.exit_code == 0 and report["method"] == "mixed"
     assert report["archive_bytes"] == (tmp_path / "x.mdlz").stat().st_size == sum(report["sizes"].values())

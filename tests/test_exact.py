@@ -10,12 +10,11 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 import mdlzip
 from mdlzip.codec import arith
 from mdlzip.models.exact import ExactByteGPT, chunk_inputs, exp_table
-
-from conftest import ROOT
 
 
 def chunks(n: int, length: int, seed: int = 0) -> torch.Tensor:
@@ -85,7 +84,7 @@ DECODE_SCRIPT = textwrap.dedent("""
 def test_archive_decodes_under_other_cpu_paths(tmp_path, text_sample, env, threads, pure):
     """An archive made in this process decodes in another one whose kernels differ."""
     archive = tmp_path / "a.mdlz"
-    archive.write_bytes(mdlzip.compress(text_sample, level=1, fallback=False, pure=pure))
+    archive.write_bytes(mdlzip.compress(text_sample, level=1, fallback=False, pure=pure, model=True))
     out = subprocess.run([sys.executable, "-c", DECODE_SCRIPT, str(archive), str(threads)],
                          env={**os.environ, **env}, capture_output=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr.decode()
