@@ -41,8 +41,9 @@ class TrainConfig:
     lr: float = 1e-2
     warmup_frac: float = 0.05
     min_lr_frac: float = 0.1
-    regularizer: str = "magnitude"  # a name in mdlzip.regularizers.REGULARIZERS
+    regularizer: str = "rl1"  # a name in mdlzip.regularizers.REGULARIZERS (rl1: smallest archives measured)
     alpha: float = 1e-4  # penalty strength, nats of mean training loss per unit of penalty per weight
+    # (mdlzip.config.settings sets it to alpha_bits * ln 2 / input bytes)
     beta: float = 5.0  # DRR sharpness: penalty 1 - exp(-beta |w|)
     tolerance: float = 0.02  # TAMADE: relative increase of the sample loss allowed by pruning
     tamade_relative: bool = False  # TAMADE threshold relative to each matrix's max |w| (paper: global)

@@ -2,6 +2,7 @@
 
     nice -n 10 python scripts/bench_regularizers.py [--steps 600] [--corpora ../shared/corpora]
     python scripts/bench_regularizers.py --report     # tables and plot from docs/regularizers.json
+    python scripts/bench_regularizers.py --level-check FILE magnitude:0 rl1:30 ...   # level 6 at its own steps
 
 On the sweep file, each swept method runs at every alpha of its grid; the best alpha of each is then
 used on the other files with the same weight cost per input byte (alpha * n_bytes fixed, see
@@ -26,7 +27,7 @@ from mdlzip.config import settings
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SWEEP_FILE = "silesia/dickens_off0_len1048576"
 FILES = [SWEEP_FILE, "enwik8/enwik8_off0_len3000000"]
-GRIDS = {"drr": (3, 10, 30, 100), "rl1": (3, 10, 30), "pmmp": (100, 1000)}  # bits per weight: alpha = bits ln2 / n
+GRIDS = {"drr": (3, 10, 30, 100), "rl1": (3, 10, 30, 100, 300), "pmmp": (100, 1000)}  # bits per weight: alpha = bits ln2 / n
 
 
 def alpha_of(bits: float, n: int) -> float:
@@ -59,6 +60,16 @@ def bench(corpora: Path, steps: int, out: Path) -> None:
                 best[method] = min(results, key=lambda r: r["total_bytes"])["alpha_bits"]
             else:
                 run(rows, path, data, method, best[method], steps, out)
+
+
+def level_check(path: Path, runs: list[str]) -> None:
+    """The default level at its own step count and model width, for METHOD:BITS runs: JSON lines."""
+    data = path.read_bytes()
+    for spec in runs:
+        method, bits = spec.split(":")
+        cfg, train = settings(6, len(data), regularizer=method, alpha=alpha_of(float(bits), len(data)))
+        print(json.dumps(dict(measure(data, cfg, train), file=path.name, n=len(data), alpha_bits=float(bits),
+                              width=cfg.n_embd, xz_bytes=xz_size(data))), flush=True)
 
 
 def report(src: Path) -> None:
@@ -102,8 +113,11 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--out", type=Path, default=DOCS / "regularizers.json")
     p.add_argument("--report", action="store_true", help="only write the markdown and plot from --out")
+    p.add_argument("--level-check", nargs="+", metavar=("FILE", "METHOD:BITS"))
     a = p.parse_args()
     torch.set_num_threads(1)
+    if a.level_check:
+        return level_check(Path(a.level_check[0]), a.level_check[1:])
     if not a.report:
         bench(a.corpora, a.steps, a.out)
     report(a.out)
