@@ -3,7 +3,7 @@
     python scripts/ablate.py FILE [--bytes N] [--layers 2] [--width 64] [--context 128] [--epochs 8]
                              [--sparsity 0.5] [--bits 5] [--lr 0.01] [--batch 16] [--threads 2]
                              [--regularizer magnitude] [--alpha 1e-4] [--beta 5] [--tolerance 0.02]
-                             [--prelude 0.1] [--finetune 0.4] [--steps N]
+                             [--prelude 0.1] [--finetune 0.4] [--steps N] [--tamade-relative]
 
 Prints one JSON line: steps, times, float training loss, and the real coded sizes (weights section
 as `neural.compress` writes it, data streams) in bits per byte, beside xz -9e.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
 
@@ -35,9 +36,10 @@ def main() -> None:
                                 ("tolerance", float, 0.02), ("prelude", float, 0.1), ("finetune", float, 0.4),
                                 ("steps", int, 0)]:
         p.add_argument(f"--{name}", type=kind, default=default)
+    p.add_argument("--tamade-relative", action="store_true", help="TAMADE threshold relative to each matrix's max")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    data = open(a.file, "rb").read()
+    data = Path(a.file).read_bytes()
     data = data[:a.bytes] if a.bytes else data
     cfg = ByteGPTConfig(block_size=a.context, n_layer=a.layers, n_embd=a.width, weight_bits=a.bits)
     torch.manual_seed(0)
@@ -45,7 +47,7 @@ def main() -> None:
     t0 = time.perf_counter()
     train = TrainConfig(epochs=a.epochs, batch_size=a.batch, lr=a.lr, sparsity=a.sparsity, regularizer=a.regularizer,
                         alpha=a.alpha, beta=a.beta, tolerance=a.tolerance, prelude_frac=a.prelude,
-                        finetune_frac=a.finetune, **({"min_steps": a.steps, "max_steps": a.steps} if a.steps else {}))
+                        finetune_frac=a.finetune, tamade_relative=a.tamade_relative, **({"min_steps": a.steps, "max_steps": a.steps} if a.steps else {}))
     stats = fit(model, data, train, torch.device("cpu"))
     qm = quantize(model)
     t1 = time.perf_counter()
