@@ -40,6 +40,7 @@ CFG_HASH_MASK, CFG_MATCH_MASK, CFG_MATCH_MIN, CFG_LIMIT, CFG_LR, CFG_APM_RATE = 
 WORD, WORD_PAIR = 100, 101  # context kinds besides the orders 1..MAX_ORDER
 MAX_ORDER = 32
 N_FIXED = 5  # mixer inputs besides the hashed contexts: bias, order 0, order 1, match, transformer
+PER_CONTEXT = 2  # mixer inputs per hashed context: stretch(p) and a count-scaled one
 COUNTER_INIT = 1 << 31  # probability 1/2, count 0
 MAX_MATCH_CHECK = 32
 
@@ -195,7 +196,7 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
     (data, known, lane_tab, ht, t0, t1, mtab, msm, wa, wb, wc, apm1, apm2, regs, out, blob,
      cfg, orders, cum, hsh, base, x) = st
     nh = orders.shape[0]
-    nin = nh + N_FIXED
+    nin = PER_CONTEXT * nh + N_FIXED
     mask, limit, lr, arate = int(cfg[CFG_HASH_MASK]), int(cfg[CFG_LIMIT]), int(cfg[CFG_LR]), int(cfg[CFG_APM_RATE])
     start, s, sym = int(lane_tab[j, 0]), int(lane_tab[j, 2]), int(sym)
     pos = start + s
@@ -236,7 +237,10 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
         x[1] = stt[int(t0[c0]) >> 20]
         x[2] = stt[int(t1[(c1 << 8) | c0]) >> 20]
         for i in range(nh):
-            x[3 + i] = stt[int(ht[base[i] + nib]) >> 20]
+            v = int(ht[base[i] + nib])
+            st_ = int(stt[v >> 20])
+            x[3 + i] = st_
+            x[5 + nh + i] = (st_ * (min(v & 1023, 31) + 1)) >> 5
         midx, ms = -1, 0
         if mlen > 0 and (eb >> (8 - bp)) == c0:
             midx = mb * 2 + ((eb >> (7 - bp)) & 1)

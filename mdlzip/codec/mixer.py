@@ -120,7 +120,7 @@ class _Coder:
         self.step = 0
         p = params
         nh = len(p.contexts)
-        nin = nh + K.N_FIXED
+        nin = K.PER_CONTEXT * nh + K.N_FIXED
         lane_tab = np.zeros((len(start), 7), np.int64)
         lane_tab[:, 0], lane_tab[:, 1] = start, length
         apm_row = SQUASH[np.clip(np.arange(-16, 17) * 128, -2048, 2047) + 2048] * 16
