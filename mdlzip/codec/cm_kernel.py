@@ -10,8 +10,8 @@ project's range coder (constriction) has no per-bit API callable from numba code
 
 State is one tuple of numpy arrays (`State` in mixer.py builds it):
     data, known   the n file bytes as far as coded, and which of them are known to both sides
-    lane_tab      (L, 7) int64 per lane: start, length, bytes done, word hash, previous word hash,
-                  match pointer, match length
+    lane_tab      (L, 9) int64 per lane: start, length, bytes done, word hash, previous word hash,
+                  match pointer, match length, current line start, previous line start (-1: none)
     ht            hashed context slots (uint32): 16-slot buckets, slot 0 a check, 1..15 a nibble tree
     t0, t1        direct order-0 (256) and order-1 (65536) counters
     mtab          match table, 2 int32 positions per hash bucket (newest first)
@@ -37,7 +37,7 @@ SQUASH_KNOTS = (1, 2, 4, 6, 10, 17, 27, 45, 74, 120, 194, 311, 488, 747, 1102, 1
                 2550, 2994, 3349, 3608, 3785, 3902, 3976, 4022, 4051, 4069, 4079, 4086, 4090, 4092,
                 4094, 4095)
 CFG_HASH_MASK, CFG_MATCH_MASK, CFG_MATCH_MIN, CFG_LIMIT, CFG_LR, CFG_APM_RATE = range(6)
-WORD, WORD_PAIR = 100, 101  # context kinds besides the orders 1..MAX_ORDER
+WORD, WORD_PAIR, COLUMN = 100, 101, 102  # context kinds besides the orders 1..MAX_ORDER
 MAX_ORDER = 32
 N_FIXED = 5  # mixer inputs besides the hashed contexts: bias, order 0, order 1, match, transformer
 PER_CONTEXT = 2  # mixer inputs per hashed context: stretch(p) and a count-scaled one
@@ -147,6 +147,11 @@ def _context_hashes(data, lane_tab, orders, j, pos, s, c1, hsh):
             h = _mix32((_mix32(int(lane_tab[j, 3]) ^ salt) + c1) & M32)
         elif o == WORD_PAIR:
             h = _mix32((_mix32(int(lane_tab[j, 3]) ^ salt) + int(lane_tab[j, 4])) & M32)
+        elif o == COLUMN:
+            ls, ps = int(lane_tab[j, 7]), int(lane_tab[j, 8])
+            col = pos - ls
+            above = int(data[ps + col]) if ps >= 0 and ps + col < ls else 256
+            h = _mix32((_mix32((above << 8 | min(col, 255)) ^ salt) + c1) & M32)
         else:
             while i < o:
                 i += 1
@@ -313,6 +318,9 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
             lane_tab[j, 6] = min(mlen + 1, 65535)
         else:
             lane_tab[j, 6] = 0
+    if c == 10:
+        lane_tab[j, 8] = lane_tab[j, 7]
+        lane_tab[j, 7] = pos + 1
     if c >= 128 or 65 <= c <= 90 or 97 <= c <= 122:
         lane_tab[j, 3] = ((lane_tab[j, 3] * 0x2F0B4A73) + (c | 32) + 1) & M32
     elif lane_tab[j, 3] != 0:

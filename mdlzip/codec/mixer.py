@@ -4,7 +4,8 @@ Each byte is coded as 8 binary decisions. For every bit, three gated logistic mi
 chosen by the partial byte, by match state / context hits / bit position, and by the previous byte;
 their outputs averaged in the logistic domain) combine the stretched predictions of: a bias, direct
 order-0 and order-1 counters, hashed contexts (orders 1..32 of the lane's own history, the
-current word with the last byte, the current word with the previous word), a match model (the
+current word with the last byte, the current word with the previous word, the byte above in the
+previous line with the column and the last byte), a match model (the
 byte that followed the longest recent occurrence of the last `match_min` bytes, with a strength
 learned per match length), and the transformer's probability of the bit (its frequencies
 summed over the two halves of the current subtree). Two APMs (order 0 and order 1) refine the
@@ -30,7 +31,8 @@ SQUASH = K.squash_table()
 STRETCH = K.stretch_table(SQUASH)
 RATES = K.rate_table()
 MAX_STATE_BYTES = 1 << 30
-KINDS = {**{str(o): o for o in range(1, K.MAX_ORDER + 1)}, "word": K.WORD, "word_pair": K.WORD_PAIR}
+KINDS = {**{str(o): o for o in range(1, K.MAX_ORDER + 1)}, "word": K.WORD, "word_pair": K.WORD_PAIR,
+         "column": K.COLUMN}
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class MixParams:
     hash_bits: int = 24          # log2 of the hashed context slots (4 bytes each)
     match_bits: int = 22         # log2 of the match table buckets (2 positions of 4 bytes each)
     match_min: int = 6           # bytes of context a match must share (2..8)
-    contexts: tuple[str, ...] = ("2", "3", "4", "6", "word", "word_pair")  # hashed context kinds
+    contexts: tuple[str, ...] = ("2", "3", "4", "6", "word", "word_pair", "column")  # hashed context kinds
     limit: int = 127             # counters adapt at rate 1/(n+1.5) with n capped here (1..1023)
     lr: int = 12                 # mixer learning rate (weight step x * err * lr >> 14)
     apm_rate: int = 6            # APM step 2^-apm_rate
@@ -121,8 +123,8 @@ class _Coder:
         p = params
         nh = len(p.contexts)
         nin = K.PER_CONTEXT * nh + K.N_FIXED
-        lane_tab = np.zeros((len(start), 7), np.int64)
-        lane_tab[:, 0], lane_tab[:, 1] = start, length
+        lane_tab = np.zeros((len(start), 9), np.int64)
+        lane_tab[:, 0], lane_tab[:, 1], lane_tab[:, 7], lane_tab[:, 8] = start, length, start, -1
         apm_row = SQUASH[np.clip(np.arange(-16, 17) * 128, -2048, 2047) + 2048] * 16
         wa = np.full((256, nin), 1 << 14, np.int32)
         wb = np.full((4 * (nh + 1) * 8, nin), 1 << 14, np.int32)
