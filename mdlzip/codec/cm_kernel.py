@@ -24,6 +24,8 @@ State is one tuple of numpy arrays (`State` in mixer.py builds it):
     cfg           parameters (see CFG_* below); orders the hashed context kinds
     cum, hsh, base, x  scratch: transformer cumulative frequencies, context hashes, bucket bases,
                   mixer inputs
+    wf, xf        final mixer weights (256, 3) over the three mixers' outputs, selected by the
+                  partial byte, and its scratch inputs
 A counter is a uint32: a 22-bit probability of a 1 above a 10-bit count that sets its rate.
 """
 from __future__ import annotations
@@ -43,6 +45,7 @@ N_FIXED = 5  # mixer inputs besides the hashed contexts: bias, order 0, order 1,
 PER_CONTEXT = 2  # mixer inputs per hashed context: stretch(p) and a count-scaled one
 COUNTER_INIT = 1 << 31  # probability 1/2, count 0
 MAX_MATCH_CHECK = 32
+FINAL_LR = 2  # learning rate of the final mixer over the three mixers' outputs
 
 
 def squash_table() -> np.ndarray:
@@ -199,7 +202,7 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
     """Encode (mode 0) sym, or decode (mode 1), as lane j's next byte; returns the byte.
     frow: the transformer's 256 frequencies, or an empty array for uniform ones."""
     (data, known, lane_tab, ht, t0, t1, mtab, msm, wa, wb, wc, apm1, apm2, regs, out, blob,
-     cfg, orders, cum, hsh, base, x) = st
+     cfg, orders, cum, hsh, base, x, wf, xf) = st
     nh = orders.shape[0]
     nin = PER_CONTEXT * nh + N_FIXED
     mask, limit, lr, arate = int(cfg[CFG_HASH_MASK]), int(cfg[CFG_LIMIT]), int(cfg[CFG_LR]), int(cfg[CFG_APM_RATE])
@@ -269,7 +272,8 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
         db = _dot(wb, sb, x, nin)
         dc = _dot(wc, c1, x, nin)
         pa, pb, pc = int(sq[da + 2048]), int(sq[db + 2048]), int(sq[dc + 2048])
-        pm = int(sq[(((da + db + dc) * 21846) >> 16) + 2048])
+        xf[0], xf[1], xf[2] = da, db, dc
+        pm = int(sq[_dot(wf, c0, xf, 3) + 2048])
         p1, i1 = _apm(apm1, c0, pm, stt)
         p2, i2 = _apm(apm2, (c1 << 8) | c0, pm, stt)
         p = min(max((pm + p1 + 2 * p2 + 2) >> 2, 1), 4095)
@@ -303,6 +307,7 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
         _train(wa, sa, x, nin, ((bit << 12) - pa) * lr)
         _train(wb, sb, x, nin, ((bit << 12) - pb) * lr)
         _train(wc, c1, x, nin, ((bit << 12) - pc) * lr)
+        _train(wf, c0, xf, 3, ((bit << 12) - pm) * FINAL_LR)
         _train_apm(apm1, i1, bit, arate)
         _train_apm(apm2, i2, bit, arate)
         c0 = (c0 << 1) | bit

@@ -2,7 +2,7 @@
 
 Each byte is coded as 8 binary decisions. For every bit, three gated logistic mixers (weight sets
 chosen by the partial byte, by match state / context hits / bit position, and by the previous byte;
-their outputs averaged in the logistic domain) combine the stretched predictions of: a bias, direct
+their outputs combined by a final mixer selected by the partial byte) combine the stretched predictions of: a bias, direct
 order-0 and order-1 counters, hashed contexts (orders 1..32 of the lane's own history, the
 current word with the last byte, the current word with the previous word, the byte above in the
 previous line with the column and the last byte), a match model (the
@@ -145,7 +145,8 @@ class _Coder:
             wa, wb, wc, np.tile(apm_row, 256).astype(np.uint16), np.tile(apm_row, 65536).astype(np.uint16),
             self.regs, self.out, blob, cfg,
             np.array(sorted(KINDS[c] for c in p.contexts), np.int64), np.zeros(257, np.int64),
-            np.zeros(nh, np.int64), np.zeros(nh, np.int64), np.zeros(nin, np.int64))
+            np.zeros(nh, np.int64), np.zeros(nh, np.int64), np.zeros(nin, np.int64),
+            np.full((256, 3), 21846, np.int32), np.zeros(3, np.int64))
         self._ones = np.zeros(0, np.float64)
 
     def _active(self, lanes) -> np.ndarray:
