@@ -24,6 +24,7 @@ State is one tuple of numpy arrays (`State` in mixer.py builds it):
     cfg           parameters (see CFG_* below); orders the hashed context kinds
     cum, hsh, base, x  scratch: transformer cumulative frequencies, context hashes, bucket bases,
                   mixer inputs
+    apm3          APM table for the order-2 context (8 hashed bits) with the partial byte
     wf, xf        final mixer weights (256, 3) over the three mixers' outputs, selected by the
                   partial byte, and its scratch inputs
 A counter is a uint32: a 22-bit probability of a 1 above a 10-bit count that sets its rate.
@@ -202,7 +203,7 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
     """Encode (mode 0) sym, or decode (mode 1), as lane j's next byte; returns the byte.
     frow: the transformer's 256 frequencies, or an empty array for uniform ones."""
     (data, known, lane_tab, ht, t0, t1, mtab, msm, wa, wb, wc, apm1, apm2, regs, out, blob,
-     cfg, orders, cum, hsh, base, x, wf, xf) = st
+     cfg, orders, cum, hsh, base, x, wf, xf, apm3) = st
     nh = orders.shape[0]
     nin = PER_CONTEXT * nh + N_FIXED
     mask, limit, lr, arate = int(cfg[CFG_HASH_MASK]), int(cfg[CFG_LIMIT]), int(cfg[CFG_LR]), int(cfg[CFG_APM_RATE])
@@ -216,6 +217,7 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
         else:
             c8 |= b << (8 * (i - 5))
     c1 = c4 & 255
+    h2 = (_mix32(c4 & 65535) & 255) << 8
     _context_hashes(data, lane_tab, orders, j, pos, s, c1, hsh)
     _find_match(data, known, lane_tab, mtab, cfg, j, pos, s, c4, c8)
     mlen = int(lane_tab[j, 6])
@@ -276,7 +278,8 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
         pm = int(sq[_dot(wf, c0, xf, 3) + 2048])
         p1, i1 = _apm(apm1, c0, pm, stt)
         p2, i2 = _apm(apm2, (c1 << 8) | c0, pm, stt)
-        p = min(max((pm + p1 + 2 * p2 + 2) >> 2, 1), 4095)
+        p3, i3 = _apm(apm3, h2 + c0, pm, stt)
+        p = min(max((2 * pm + p1 + 3 * p2 + 2 * p3 + 4) >> 3, 1), 4095)
         # code the bit
         rng = x2 - x1
         xmid = x1 + (rng >> 12) * p + (((rng & 4095) * p) >> 12)
@@ -310,6 +313,7 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
         _train(wf, c0, xf, 3, ((bit << 12) - pm) * FINAL_LR)
         _train_apm(apm1, i1, bit, arate)
         _train_apm(apm2, i2, bit, arate)
+        _train_apm(apm3, i3, bit, arate)
         c0 = (c0 << 1) | bit
         nib = (nib << 1) | bit
     regs[0], regs[1], regs[2], regs[3], regs[4] = x1, x2, xx, op, ip

@@ -8,8 +8,8 @@ current word with the last byte, the current word with the previous word, the by
 previous line with the column and the last byte), a match model (the
 byte that followed the longest recent occurrence of the last `match_min` bytes, with a strength
 learned per match length), and the transformer's probability of the bit (its frequencies
-summed over the two halves of the current subtree). Two APMs (order 0 and order 1) refine the
-mixed probability, which drives a binary arithmetic coder. All of it is integer arithmetic in
+summed over the two halves of the current subtree). Three APMs (order 0, order 1, hashed order 2)
+refine the mixed probability, which drives a binary arithmetic coder. All of it is integer arithmetic in
 numba kernels (cm_kernel.py), identical in encoder and decoder.
 
 Coding order ("lanes"): the n bytes are split into L contiguous lanes; at step s each lane j with
@@ -69,7 +69,7 @@ class MixParams:
 
     def state_bytes(self) -> int:
         """Bytes of the fixed-size tables (the per-file arrays come on top: 2 bytes per byte)."""
-        return 4 * (1 << self.hash_bits) + 8 * (1 << self.match_bits) + 2 * 33 * (256 + 65536) \
+        return 4 * (1 << self.hash_bits) + 8 * (1 << self.match_bits) + 2 * 33 * (256 + 2 * 65536) \
             + 4 * 65792
 
     def to_dict(self) -> dict:
@@ -146,7 +146,7 @@ class _Coder:
             self.regs, self.out, blob, cfg,
             np.array(sorted(KINDS[c] for c in p.contexts), np.int64), np.zeros(257, np.int64),
             np.zeros(nh, np.int64), np.zeros(nh, np.int64), np.zeros(nin, np.int64),
-            np.full((256, 3), 21846, np.int32), np.zeros(3, np.int64))
+            np.full((256, 3), 21846, np.int32), np.zeros(3, np.int64), np.tile(apm_row, 65536).astype(np.uint16))
         self._ones = np.zeros(0, np.float64)
 
     def _active(self, lanes) -> np.ndarray:
