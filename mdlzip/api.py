@@ -78,9 +78,12 @@ class Report(ArchiveInfo):
             lines.append(f"  (the model's archive was {self.neural_bytes:,} bytes; the smaller {self.method} coding was written)")
         t = self.training
         if t.get("regularizer"):
-            counts = ", ".join(f"{k.removeprefix('nonzeros_')} {v:,}" for k, v in t.items()
-                               if k.startswith("nonzeros_") and v is not None)
-            lines.append(f"training     {t['regularizer']}" + (f"; nonzero weights: {counts}" if counts else ""))
+            steps = [(t.get("nonzeros_before"), "before pruning"), (t.get("nonzeros_pruned"), "pruned"),
+                     (t.get("nonzeros_rgp"), f"RGP removed {t.get('rgp_removed', 0):,}"),
+                     (t.get("nonzeros_final"), "stored")]
+            counts = " -> ".join(f"{n:,} ({what})" for n, what in steps if n is not None)
+            lines.append(f"training     {t['regularizer']}, alpha {t.get('alpha', 0):.3g}"
+                         + (f"; nonzero weights {counts} of {t.get('params', 0):,}" if counts else ""))
         if self.lumping:
             lu = self.lumping
             lines.append(f"lumping      eps {lu['eps']}: MLP neurons {lu['neurons_before']:,} -> {lu['neurons_after']:,}, "

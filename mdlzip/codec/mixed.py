@@ -16,7 +16,15 @@ from tqdm import tqdm
 from ..models.exact import ExactByteGPT, chunk_inputs
 from ..models.transformer import BOS
 from .arith import ENCODE_BATCH, next_byte_freqs
-from .mixer import PROB_ONE, MixDecoder, MixEncoder, MixParams, decode_adaptive, encode_adaptive, lane_layout
+from .mixer import (
+    PROB_ONE,
+    MixDecoder,
+    MixEncoder,
+    MixParams,
+    decode_adaptive,
+    encode_adaptive,
+    lane_layout,
+)
 
 # A bit costs at least -log2(1 - 1/PROB_ONE) > 1/(PROB_ONE ln 2) bits, so one coded byte holds fewer
 # than PROB_ONE * ln 2 / 8 * 8 < PROB_ONE bytes: the decoder checks a declared size against this.
