@@ -18,7 +18,7 @@ from .models.transformer import ByteGPT, ByteGPTConfig
 from .train import TrainConfig, fit
 
 STREAM_GROUP = 64  # chunks per range-coded stream, as mdlzip.config.STREAM_GROUP (not imported: config imports train)
-GRID_BITS = (3.0, 10.0, 30.0)  # default grid: alpha = bits * ln 2 / input bytes (a weight worth that many data bits)
+GRID_BITS = (10.0, 30.0, 100.0)  # default grid: alpha = bits * ln 2 / input bytes (a weight worth that many data bits)
 
 
 def weights_bytes(qm: QuantizedModel) -> int:

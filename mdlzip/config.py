@@ -32,7 +32,7 @@ PRESETS: dict[int, Preset] = {
     4: Preset(n_layer=2, n_embd=64, block_size=128, epochs=3.0, sparsity=0.5, params_per_byte=0.25),
     5: Preset(n_layer=2, n_embd=64, block_size=128, epochs=5.0, sparsity=0.5, params_per_byte=0.25),
     6: Preset(n_layer=2, n_embd=64, block_size=128, epochs=8.0, sparsity=0.5, params_per_byte=0.25,
-              regularizer="rl1", alpha_bits=10.0),  # measured: docs/regularizers.md
+              regularizer="rl1", alpha_bits=30.0),  # measured: docs/regularizers.md
     7: Preset(n_layer=2, n_embd=96, block_size=128, epochs=10.0, sparsity=0.5, params_per_byte=0.3),
     8: Preset(n_layer=3, n_embd=128, block_size=256, epochs=10.0, sparsity=0.5, params_per_byte=0.35),
     9: Preset(n_layer=4, n_embd=128, block_size=256, epochs=16.0, sparsity=0.5, params_per_byte=0.4),
