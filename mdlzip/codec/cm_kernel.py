@@ -25,8 +25,9 @@ State is one tuple of numpy arrays (`State` in mixer.py builds it):
     cum, hsh, base, x  scratch: transformer cumulative frequencies, context hashes, bucket bases,
                   mixer inputs
     apm3          APM table for the order-2 context (8 hashed bits) with the partial byte
-    wf, xf        final mixer weights (256, 3) over the three mixers' outputs, selected by the
+    wf, xf        final mixer weights (256, 4) over the four mixers' outputs, selected by the
                   partial byte, and its scratch inputs
+    wd            weights of a fourth mixer, selected by the byte before the previous one
 A counter is a uint32: a 22-bit probability of a 1 above a 10-bit count that sets its rate.
 """
 from __future__ import annotations
@@ -203,7 +204,7 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
     """Encode (mode 0) sym, or decode (mode 1), as lane j's next byte; returns the byte.
     frow: the transformer's 256 frequencies, or an empty array for uniform ones."""
     (data, known, lane_tab, ht, t0, t1, mtab, msm, wa, wb, wc, apm1, apm2, regs, out, blob,
-     cfg, orders, cum, hsh, base, x, wf, xf, apm3) = st
+     cfg, orders, cum, hsh, base, x, wf, xf, apm3, wd) = st
     nh = orders.shape[0]
     nin = PER_CONTEXT * nh + N_FIXED
     mask, limit, lr, arate = int(cfg[CFG_HASH_MASK]), int(cfg[CFG_LIMIT]), int(cfg[CFG_LR]), int(cfg[CFG_APM_RATE])
@@ -216,7 +217,7 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
             c4 |= b << (8 * (i - 1))
         else:
             c8 |= b << (8 * (i - 5))
-    c1 = c4 & 255
+    c1, c2 = c4 & 255, (c4 >> 8) & 255
     h2 = (_mix32(c4 & 65535) & 255) << 8
     _context_hashes(data, lane_tab, orders, j, pos, s, c1, hsh)
     _find_match(data, known, lane_tab, mtab, cfg, j, pos, s, c4, c8)
@@ -273,9 +274,10 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
         da = _dot(wa, sa, x, nin)
         db = _dot(wb, sb, x, nin)
         dc = _dot(wc, c1, x, nin)
+        dd = _dot(wd, c2, x, nin)
         pa, pb, pc = int(sq[da + 2048]), int(sq[db + 2048]), int(sq[dc + 2048])
-        xf[0], xf[1], xf[2] = da, db, dc
-        pm = int(sq[_dot(wf, c0, xf, 3) + 2048])
+        xf[0], xf[1], xf[2], xf[3] = da, db, dc, dd
+        pm = int(sq[_dot(wf, c0, xf, 4) + 2048])
         p1, i1 = _apm(apm1, c0, pm, stt)
         p2, i2 = _apm(apm2, (c1 << 8) | c0, pm, stt)
         p3, i3 = _apm(apm3, h2 + c0, pm, stt)
@@ -310,7 +312,8 @@ def code_byte(mode, j, sym, frow, st, sq, stt, rec):
         _train(wa, sa, x, nin, ((bit << 12) - pa) * lr)
         _train(wb, sb, x, nin, ((bit << 12) - pb) * lr)
         _train(wc, c1, x, nin, ((bit << 12) - pc) * lr)
-        _train(wf, c0, xf, 3, ((bit << 12) - pm) * FINAL_LR)
+        _train(wd, c2, x, nin, ((bit << 12) - int(sq[dd + 2048])) * lr)
+        _train(wf, c0, xf, 4, ((bit << 12) - pm) * FINAL_LR)
         _train_apm(apm1, i1, bit, arate)
         _train_apm(apm2, i2, bit, arate)
         _train_apm(apm3, i3, bit, arate)

@@ -1,16 +1,16 @@
 """Context-mixing coder: the transformer's next-byte distribution mixed with adaptive statistics.
 
-Each byte is coded as 8 binary decisions. For every bit, three gated logistic mixers (weight sets
-chosen by the partial byte, by match state / context hits / bit position, and by the previous byte;
-their outputs combined by a final mixer selected by the partial byte) combine the stretched predictions of: a bias, direct
-order-0 and order-1 counters, hashed contexts (orders 1..32 of the lane's own history, the
-current word with the last byte, the current word with the previous word, the byte above in the
-previous line with the column and the last byte), a match model (the
-byte that followed the longest recent occurrence of the last `match_min` bytes, with a strength
-learned per match length), and the transformer's probability of the bit (its frequencies
-summed over the two halves of the current subtree). Three APMs (order 0, order 1, hashed order 2)
-refine the mixed probability, which drives a binary arithmetic coder. All of it is integer arithmetic in
-numba kernels (cm_kernel.py), identical in encoder and decoder.
+Each byte is coded as 8 binary decisions. For every bit, four gated logistic mixers (weight sets
+chosen by the partial byte, by match state / context hits / bit position, by the previous byte and
+by the byte before it; their outputs combined by a final mixer selected by the partial byte) combine
+the stretched predictions of: a bias, direct order-0 and order-1 counters, hashed contexts (orders
+1..32 of the lane's own history, the current word with the last byte, the current word with the
+previous word, the byte above in the previous line with the column and the last byte), a match model
+(the byte that followed the longest recent occurrence of the last `match_min` bytes, with a strength
+learned per match length), and the transformer's probability of the bit (its frequencies summed over
+the two halves of the current subtree). Three APMs (order 0, order 1, hashed order 2) refine the
+mixed probability, which drives a binary arithmetic coder. All of it is integer arithmetic in numba
+kernels (cm_kernel.py), identical in encoder and decoder.
 
 Coding order ("lanes"): the n bytes are split into L contiguous lanes; at step s each lane j with
 s < lane_len[j], in increasing j, codes its byte lane_start[j] + s. All lanes share all adaptive
@@ -146,7 +146,7 @@ class _Coder:
             self.regs, self.out, blob, cfg,
             np.array(sorted(KINDS[c] for c in p.contexts), np.int64), np.zeros(257, np.int64),
             np.zeros(nh, np.int64), np.zeros(nh, np.int64), np.zeros(nin, np.int64),
-            np.full((256, 3), 21846, np.int32), np.zeros(3, np.int64), np.tile(apm_row, 65536).astype(np.uint16))
+            np.full((256, 4), 16384, np.int32), np.zeros(4, np.int64), np.tile(apm_row, 65536).astype(np.uint16), wc.copy())
         self._ones = np.zeros(0, np.float64)
 
     def _active(self, lanes) -> np.ndarray:
