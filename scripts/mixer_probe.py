@@ -1,7 +1,7 @@
 """Measure the mixing coder without a transformer (uniform freqs) against xz -9e and PPMd.
 
     nice -n 10 python scripts/mixer_probe.py [FILE...] [--lanes 1024 1] [--bytes N] [--block 256]
-                                             [--params '{"hash_bits": 22}'] [--oracle N]
+                                             [--params '{"hash_bits": 22}'] [--for-size] [--oracle N]
 
 FILE paths are relative to the corpora folder (default: the issue-6 set). For every file and lane
 count it prints bits per byte, encode/decode KB/s (CPU time of this process, one thread) and checks
@@ -11,6 +11,7 @@ the first N bytes of the first file step by step with freqs of weight 1000 on th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import lzma
 import os
@@ -57,11 +58,13 @@ def main() -> None:
     p.add_argument("--lanes", type=int, nargs="+", default=[1024, 1])
     p.add_argument("--bytes", type=int, default=0, help="only the first N bytes of each file")
     p.add_argument("--block", type=int, default=1, help="lane_layout chunk size")
-    p.add_argument("--params", default="{}", help="MixParams as JSON")
+    p.add_argument("--params", default="{}", help="MixParams fields to override, as JSON")
+    p.add_argument("--for-size", action="store_true", help="start from MixParams.for_size(bytes)")
     p.add_argument("--oracle", type=int, default=0)
     p.add_argument("--no-ref", action="store_true", help="skip xz and PPMd")
     a = p.parse_args()
-    params = MixParams.from_dict(json.loads(a.params))
+    over = json.loads(a.params)
+    params = dataclasses.replace(MixParams(), **over)
     encode_adaptive(b"compile the kernels first", 2, params)
     decode_adaptive(encode_adaptive(b"x" * 9, 2, params), 9, 2, params)
     print(f"params {json.dumps(params.to_dict())}")
@@ -70,6 +73,8 @@ def main() -> None:
         data = (CORPORA / rel).read_bytes()
         data = data[:a.bytes] if a.bytes else data
         n = len(data)
+        if a.for_size:
+            params = dataclasses.replace(MixParams.for_size(n), **over)
         for lanes in a.lanes:
             blob, te = timed(encode_adaptive, data, lanes, params, a.block)
             out, td = timed(decode_adaptive, blob, n, lanes, params, a.block)
