@@ -90,8 +90,8 @@ class Report(ArchiveInfo):
                          f"params {lu['params_before']:,} -> {lu['params_after']:,}")
         if self.xz_bytes:
             lines.append(f"xz -9e       {self.xz_bytes:>12,} bytes  ratio mdlzip/xz {self.archive_bytes / self.xz_bytes:.3f}")
-        lines.append(f"time         train {self.train_seconds:.1f} s ({self.train_steps} steps, {self.device}), "
-                     f"code {self.code_seconds:.1f} s")
+        train = f"train {self.train_seconds:.1f} s ({self.train_steps} steps, {self.device}), " if self.train_steps else ""
+        lines.append(f"time         {train}code {self.code_seconds:.1f} s")
         return "\n".join(lines)
 
 
