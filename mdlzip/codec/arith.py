@@ -30,6 +30,14 @@ def next_byte_freqs(model: ExactByteGPT, inputs: torch.Tensor, cache: dict) -> n
     return model.forward(inputs.to(model.device), cache).cpu().numpy()
 
 
+def chunk_freqs(model: ExactByteGPT, chunks: torch.Tensor) -> np.ndarray:
+    """(N, T, 256) frequencies of every position of whole chunks, each from its start-of-chunk token;
+    small sub-batches keep the attention in cache."""
+    inputs = chunk_inputs(chunks)
+    return np.concatenate([next_byte_freqs(model, inputs[i:i + ENCODE_BATCH], model.new_cache(len(inputs[i:i + ENCODE_BATCH])))
+                           for i in range(0, len(inputs), ENCODE_BATCH)])
+
+
 def stream_slices(n_bytes: int, block: int, group: int) -> Iterator[tuple[int, int]]:
     """(first byte, end byte) of each stream."""
     span = block * group
@@ -44,10 +52,7 @@ def encode(model: ExactByteGPT, data: bytes, group: int, progress: bool = False)
     slices = list(stream_slices(len(data), block, group))
     for start, end in tqdm(slices, desc="coding", unit="stream", disable=not progress, leave=False):
         chunks, lengths = split_chunks(arr[start:end], block), chunk_lengths(end - start, block)
-        inputs = chunk_inputs(chunks)
-        freqs = np.concatenate([  # (G, T, 256); small sub-batches keep the attention in cache
-            next_byte_freqs(model, inputs[i:i + ENCODE_BATCH], model.new_cache(len(inputs[i:i + ENCODE_BATCH])))
-            for i in range(0, len(inputs), ENCODE_BATCH)])
+        freqs = chunk_freqs(model, chunks)  # (G, T, 256)
         valid = np.arange(block)[:, None] < lengths[None, :]  # (T, G) time-major
         symbols = chunks.numpy().T[valid].astype(np.int32)
         encoder = constriction.stream.queue.RangeEncoder()

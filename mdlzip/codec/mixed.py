@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..models.exact import ExactByteGPT, chunk_inputs
+from ..models.exact import ExactByteGPT
 from ..models.transformer import BOS
-from .arith import ENCODE_BATCH, next_byte_freqs
+from .arith import chunk_freqs, next_byte_freqs
 from .mixer import (
     PROB_ONE,
     MixDecoder,
@@ -38,13 +38,6 @@ def chunk_rows(lane_start: np.ndarray, lane_len: np.ndarray, block: int):
         yield lanes, lane_start[lanes] + k * block, np.minimum(block, lane_len[lanes] - k * block)
 
 
-def _row_freqs(model: ExactByteGPT, chunks: torch.Tensor) -> np.ndarray:
-    """(m, T, 256) model frequencies of a chunk row."""
-    inputs = chunk_inputs(chunks)
-    return np.concatenate([next_byte_freqs(model, inputs[i:i + ENCODE_BATCH], model.new_cache(len(inputs[i:i + ENCODE_BATCH])))
-                           for i in range(0, len(inputs), ENCODE_BATCH)])
-
-
 def encode(model: ExactByteGPT | None, data: bytes, block: int, lanes: int, params: MixParams,
            progress: bool = False) -> bytes:
     """Code `data` with the mixing coder; `model` None codes with the adaptive statistics alone."""
@@ -59,7 +52,7 @@ def encode(model: ExactByteGPT | None, data: bytes, block: int, lanes: int, para
     for row, starts, lengths in chunk_rows(lane_start, lane_len, block):
         idx = starts[:, None] + np.minimum(np.arange(block)[None, :], lengths[:, None] - 1)
         chunks = torch.from_numpy(arr[idx].astype(np.int64))  # short chunks repeat their last byte (never coded)
-        freqs = _row_freqs(model, chunks)
+        freqs = chunk_freqs(model, chunks)
         symbols = chunks.numpy().astype(np.uint8)
         for t in range(int(lengths.max())):
             live = lengths > t
