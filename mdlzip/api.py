@@ -1,18 +1,20 @@
-"""The library API, shaped like `lzma`: compress, decompress, info, open, and the MDL report."""
+"""The library API, shaped like `lzma`: compress, decompress, info, open, and the MDL report.
+
+Importing it does not import torch: a model runs (and torch loads) only where one is trained or
+stored, never for `info`, cm or the classical methods.
+"""
 from __future__ import annotations
 
 import json
-import os
 import zlib
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
-import torch
-
-from . import classical, container, neural
-from .config import DEFAULT_LEVEL
+from . import classical, container, pipeline, runtime, sections
 from .container import Method, Section
 from .errors import ChecksumError, MdlzipError
+from .levels import DEFAULT_LEVEL, LEVELS, check_level, settings
+from .models.stored import param_count
+from .options import CompressOptions, DecompressOptions
 
 
 @dataclass
@@ -56,8 +58,9 @@ class Report(ArchiveInfo):
     train_seconds: float = 0.0
     code_seconds: float = 0.0
     device: str = "cpu"
-    training: dict = field(default_factory=dict)  # regularizer, pruning counts (mdlzip.train.TrainStats)
+    training: dict = field(default_factory=dict)  # regularizer, pruning counts (mdlzip.training.train.TrainStats)
     lumping: dict | None = None  # neurons and parameters before/after lumping
+    no_model: str | None = None  # why no model was trained, when none was
 
     def to_dict(self) -> dict:
         return dict(super().to_dict(), ratio_to_xz=self.archive_bytes / self.xz_bytes if self.xz_bytes else None)
@@ -90,21 +93,11 @@ class Report(ArchiveInfo):
                          f"params {lu['params_before']:,} -> {lu['params_after']:,}")
         if self.xz_bytes:
             lines.append(f"xz -9e       {self.xz_bytes:>12,} bytes  ratio mdlzip/xz {self.archive_bytes / self.xz_bytes:.3f}")
+        if self.no_model:
+            lines.append(f"model        {self.no_model}")
         train = f"train {self.train_seconds:.1f} s ({self.train_steps} steps, {self.device}), " if self.train_steps else ""
         lines.append(f"time         {train}code {self.code_seconds:.1f} s")
         return "\n".join(lines)
-
-
-@contextmanager
-def _threads(threads: int | None):
-    """Run with `threads` torch threads (0: all cores; None: unchanged), then restore the setting."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads if threads > 0 else (os.cpu_count() or 1))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 MODEL_METHODS = (Method.NEURAL, Method.MIXED, Method.CM)
@@ -112,48 +105,59 @@ MODEL_METHODS = (Method.NEURAL, Method.MIXED, Method.CM)
 
 def _info(archive: container.Archive, archive_bytes: int) -> ArchiveInfo:
     info = ArchiveInfo(archive.method.name.lower(), archive.original_size, archive_bytes, archive.sizes)
-    qm = neural.read_model(archive.method, archive.sections) if archive.method in MODEL_METHODS else None
+    if archive.method == Method.CM:
+        sections.read_mix_config(archive.sections[Section.CONFIG], with_model=False)  # checked, as decoding would
+    qm = sections.read_model(archive.method, archive.sections) if archive.method in MODEL_METHODS else None
     if qm is not None:
-        info.model, info.params, info.nonzeros = qm.cfg.to_dict(), qm.num_params(), qm.num_nonzero()
+        info.model, info.params, info.nonzeros = qm.cfg.to_dict(), param_count(qm.cfg), qm.num_nonzero()
     return info
 
 
-def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, *, device: str = "auto",
-                         threads: int | None = None, fallback: bool = True, progress: bool = False,
-                         verify: bool = False, pure: bool = False, model: bool | None = None,
-                         lump_eps: float | None = None, **train_options) -> tuple[bytes, Report]:
+def _no_model_reason(level: int) -> str:
+    return (f"none trained: below {LEVELS[level].model_min_bytes >> 20} MiB at level {level} a stored model costs "
+            f"more than it saves (measured); --model or -7 ... -9 train one")
+
+
+def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> tuple[bytes, Report]:
     """Compress `data`; return the archive and its MDL report.
 
-    The data is coded with adaptive statistics (method cm), and where the level says (or `model`
-    is true) also with a trained transformer mixed in (method mixed); with `pure`, under the
-    transformer alone (method neural, the seed's two-part code). The smallest candidate is
-    written; with `fallback` (the default) stored/zstd/xz and cm compete too. `lump_eps` lumps the MLP neurons after training; other keyword
-    options override the training configuration (`regularizer`, `alpha`, `beta`, `tolerance`, ...;
-    see `mdlzip.train.TrainConfig`). `verify` decodes the result once as a self-check.
+    The data is coded with adaptive statistics (method cm), and where the level says, where
+    `model=True` or where a model option is given, also with a trained transformer mixed in
+    (method mixed); with `pure=True`, under the transformer alone (method neural, the seed's
+    two-part code). The smallest candidate is written; with `fallback` (the default) stored,
+    zstd and xz compete too. The options are the fields of `mdlzip.options.CompressOptions`
+    (device, threads, progress, fallback, verify, pure, model, lump_eps, regularizer, alpha,
+    beta, tolerance, prelude_frac, finetune_frac); each is checked here, before any work.
     """
+    opts = CompressOptions.from_keywords("compress", options)
+    runtime.check_available(opts.device)
     data = bytes(data)
-    options = neural.Options(pure=pure, model=model, lump_eps=lump_eps, train=train_options)
-    with _threads(threads):
-        result = neural.compress(data, level, neural.resolve_device(device), progress, options)
-    candidates = {m: container.pack(m, data, sections) for m, sections in result.candidates.items()}
-    model_method = next(m for m in (Method.NEURAL, Method.MIXED, Method.CM) if m in candidates)
-    if fallback:
+    plan = settings(check_level(level), len(data), **opts.train_overrides())
+    with_model = opts.with_model(plan.trains_model)
+    result = pipeline.encode(data, plan, pure=opts.pure, with_model=with_model, lump_eps=opts.lump_eps,
+                             alpha_auto=opts.alpha == "auto", device=opts.device, threads=opts.threads,
+                             progress=opts.progress)
+    candidates = {m: container.pack(m, data, parts) for m, parts in result.candidates.items()}
+    model_method = next(m for m in MODEL_METHODS if m in candidates)
+    if opts.fallback:
         for method, encode in classical.ENCODERS.items():
             candidates[method] = container.pack(method, data, [(Section.PAYLOAD, encode(data))])
     else:
         candidates = {model_method: candidates[model_method]}
     method = min(candidates, key=lambda m: (len(candidates[m]), m != model_method))
     archive = candidates[method]
-    if verify and decompress(archive, device=device) != data:
+    if opts.verify and decompress(archive, device=opts.device) != data:
         raise MdlzipError("self-check failed: the archive does not decode to the input")
     info = _info(container.unpack(archive), len(archive))
-    stats = result.stats
+    trained = result.trained
+    stats = trained.stats if trained else None
     report = Report(**asdict(info), level=level, neural_bytes=len(candidates[model_method]),
                     candidates={m.name.lower(): len(b) for m, b in candidates.items()},
                     xz_bytes=classical.xz_size(data), train_steps=stats.steps if stats else 0,
                     train_seconds=result.train_seconds, code_seconds=result.code_seconds, device=result.device,
                     training=dict(asdict(stats), alpha_sweep=result.alpha_sweep) if stats else {},
-                    lumping=result.lumped)
+                    lumping=trained.lumped if trained else None,
+                    no_model=None if opts.pure or with_model else _no_model_reason(level))
     return archive, report
 
 
@@ -162,13 +166,15 @@ def compress(data: bytes, level: int = DEFAULT_LEVEL, **options) -> bytes:
     return compress_with_report(data, level, **options)[0]
 
 
-def decompress(data: bytes, *, device: str = "auto", threads: int | None = None, progress: bool = False) -> bytes:
-    """Decode one .mdlz archive; raises a `FormatError` subclass for anything but a valid archive."""
+def decompress(data: bytes, **options) -> bytes:
+    """Decode one .mdlz archive; raises a `FormatError` subclass for anything but a valid archive.
+    Options: the fields of `mdlzip.options.DecompressOptions` (device, threads, progress)."""
+    opts = DecompressOptions.from_keywords("decompress", options)
+    runtime.check_available(opts.device)
     archive = container.unpack(data)
     if archive.method in MODEL_METHODS:
-        with _threads(threads):
-            out = neural.decompress(archive.method, archive.sections, archive.original_size,
-                                    neural.resolve_device(device), progress)
+        out = pipeline.decode(archive.method, archive.sections, archive.original_size, device=opts.device,
+                              threads=opts.threads, progress=opts.progress)
     else:
         out = classical.decode(archive.method, archive.sections[Section.PAYLOAD], archive.original_size)
     if len(out) != archive.original_size or zlib.crc32(out) != archive.original_crc:

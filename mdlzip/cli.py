@@ -1,4 +1,8 @@
-"""The `mdlzip` command: compress, decompress, info, test and bench, in the manner of xz and zstd."""
+"""The `mdlzip` command: compress, decompress, info, test and bench, in the manner of xz and zstd.
+
+The product's command: it loads the research tools (`mdlzip.lab`) only inside `bench`, and torch
+only where the library runs a model.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -12,17 +16,17 @@ import tempfile
 from collections.abc import Callable
 
 import click
-import torch
 
 from . import __version__, api
-from .bench import BASELINES, CHUNK, Config, format_table, run_bench
-from .config import DEFAULT_LEVEL
-from .errors import MdlzipError
-from .regularizers import REGULARIZERS
+from .errors import MdlzipError, OptionError
+from .levels import DEFAULT_LEVEL
+from .options import TRAIN_KEYS, CompressOptions
+from .runtime import DEVICES
+from .training.config import REGULARIZERS
 
 SUFFIX = ".mdlz"
 STDIO = "-"
-FAILURES = (click.FileError, MdlzipError, OSError, ValueError, MemoryError, torch.OutOfMemoryError)  # exit 1
+FAILURES = (click.FileError, MdlzipError, OSError, MemoryError)  # exit 1
 SHORTCUTS = {"-z": "compress", "--compress": "compress", "-d": "decompress", "--decompress": "decompress",
              "-t": "test", "--test": "test", "-l": "info", "--list": "info", "list": "info"}
 TERMS = {"weights": "  MDL model term", "data": "  MDL data term"}  # the two parts of the description length
@@ -145,7 +149,8 @@ def _options(*decorators):
 
 FILES = click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
 THREADS = click.option("-T", "--threads", type=click.IntRange(min=0), metavar="N", help="CPU threads (0: all cores).")
-DEVICE = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+DEVICE = click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+                      help="Where a model runs (never changes the bytes).")
 CODING = _options(
     THREADS, DEVICE, click.option("-v", "--verbose", count=True, help="Say more."),
     click.option("-q", "--quiet", count=True, help="No report, no progress bars; -qq: no warnings either."),
@@ -159,14 +164,14 @@ OUTPUT = _options(
 MODEL = _options(
     click.option("--pure", is_flag=True, help="The seed's pure two-part code: the transformer alone, no adaptive mixing."),
     click.option("--model", is_flag=True, help="Train the transformer and mix it in also where the level would not."),
-    click.option("--regularizer", type=click.Choice(sorted(REGULARIZERS)), help="Sparsity method (default: the level's)."),
+    click.option("--regularizer", type=click.Choice(REGULARIZERS), help="Sparsity method (default: the level's)."),
     click.option("--alpha", type=AlphaType(), help="Regularization strength, or 'auto': chosen by description length."),
     click.option("--beta", type=click.FloatRange(min=0, min_open=True), help="DRR sharpness (penalty 1 - exp(-beta |w|))."),
     click.option("--tolerance", type=click.FloatRange(min=0), help="TAMADE: relative training-loss increase allowed."),
     click.option("--prelude", "prelude_frac", type=click.FloatRange(0, 1), help="Fraction of the steps before regularizing."),
     click.option("--finetune", "finetune_frac", type=click.FloatRange(0, 1), help="Fraction of the steps after pruning."),
     click.option("--lump-eps", type=click.FloatRange(min=0), help="Lump MLP neurons equal within this L1 tolerance."))
-TRAIN_KEYS = ("regularizer", "alpha", "beta", "tolerance", "prelude_frac", "finetune_frac")
+MODEL_HELP = "A model option trains a model where the level would not (as --model does)."
 LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, hidden=2 <= n <= 8,
                                  **({"default": True} if n == DEFAULT_LEVEL else {}),
                                  help={1: f"Fastest: the smallest model (-1 ... -9; default -{DEFAULT_LEVEL}).",
@@ -174,10 +179,16 @@ LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, hidden=2 <= n <
                     for n in range(1, 10)])
 
 
-def model_options(o: dict) -> dict:
-    """The model options the user gave, as keyword arguments of `api.compress_with_report`."""
+def compress_options(o: dict) -> dict:
+    """The options of `api.compress_with_report` the user gave, checked once before any file:
+    a combination the library refuses is a usage error."""
     given = {k: o[k] for k in (*TRAIN_KEYS, "lump_eps") if o.get(k) is not None}
     given.update({flag: True for flag in ("pure", "model") if o.get(flag)})
+    given.update(device=o["device"], threads=o["threads"], fallback=not o["no_fallback"], progress=o["progress"])
+    try:
+        CompressOptions.from_keywords("compress", given)
+    except OptionError as exc:
+        raise click.UsageError(str(exc)) from None
     return given
 
 
@@ -193,8 +204,10 @@ def _prepare(files: tuple[str, ...], o: dict, compressing: bool = False) -> None
 @click.group(cls=Mdlzip, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, "-V", "--version", prog_name="mdlzip", message="%(prog)s %(version)s")
 def main() -> None:
-    """Lossless compression by Minimum Description Length: a small transformer is trained on each
-    file and stored with it, and the file is range-coded under that model."""
+    """Lossless compression by Minimum Description Length. By default a file is coded with
+    adaptive context-mixing statistics (below 16 MiB at -1 ... -6 a stored model costs more than it
+    saves); -7 ... -9, --model or a model option train a small transformer, store it in the archive
+    and mix it in; --pure codes under the transformer alone. The report itemizes model and data bits."""
 
 
 @main.command(epilog=EXIT)
@@ -208,8 +221,10 @@ def main() -> None:
 def compress(files: tuple[str, ...], **o) -> None:
     """Compress FILEs to FILE.mdlz (no FILE, or -: stdin to stdout); the MDL report goes to stderr.
 
-    A FILE already ending in .mdlz is skipped with a warning, which leaves the exit status alone."""
+    A FILE already ending in .mdlz is skipped with a warning, which leaves the exit status alone.
+    A model option (--regularizer, --alpha, ..., --lump-eps) trains a model where the level would not."""
     _prepare(files, o, compressing=True)
+    options = compress_options(o)
 
     def work(path: str) -> None:
         if path != STDIO and path.endswith(SUFFIX) and not (o["to_stdout"] or o["output"]):
@@ -219,9 +234,7 @@ def compress(files: tuple[str, ...], **o) -> None:
         dest = _target(path, o, lambda p: p + SUFFIX)
         if dest is None and not o["force"] and click.get_binary_stream("stdout").isatty():
             raise click.FileError("(stdout)", "compressed data not written to a terminal. Use -f to force.")
-        archive, report = api.compress_with_report(_read(path), o["level"], device=o["device"], threads=o["threads"],
-                                                   fallback=not o["no_fallback"], progress=o["progress"],
-                                                   **model_options(o))
+        archive, report = api.compress_with_report(_read(path), o["level"], **options)
         _write(dest, archive, path)
         _finish(path, dest, o)
         if not o["quiet"]:
@@ -324,15 +337,14 @@ def _pairs(text: str) -> dict:
                                9: "The largest level."}.get(n))
             for n in range(1, 10)])
 @click.option("--pure", is_flag=True, help="Pass pure=True: the transformer alone (the seed's two-part code).")
-@click.option("--regularizer", help="Pass this regularizer (none, magnitude, drr, pmmp, rl1).")
+@click.option("--regularizer", type=click.Choice(REGULARIZERS), help="Pass this regularizer.")
 @click.option("-O", "--option", "option", multiple=True, metavar="KEY=VALUE",
               help="Pass a keyword option of compress_with_report to every configuration (repeatable).")
 @click.option("--variant", multiple=True, metavar="K=V[,K=V]",
               help="One more configuration per level with these options (repeatable; none: the options alone).")
-@click.option("--baselines", metavar="A,B,...", help="Baselines to run (default all installed): "
-              + ", ".join(BASELINES) + ".")
-@click.option("--chunk", type=click.IntRange(min=1), default=CHUNK, show_default=True,
-              help="Chunk length of the per-chunk LZMA2 baseline.")
+@click.option("--baselines", metavar="A,B,...", help="Baselines to run (default: all installed; an unknown name "
+              "lists them).")
+@click.option("--chunk", type=click.IntRange(min=1), help="Chunk length of the per-chunk baselines (default: the default level's context).")
 @click.option("--prequential", is_flag=True, help="Also measure the prequential code length (retrains per block).")
 @click.option("--first-block", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Prequential: bytes of the first, uniformly coded block.")
@@ -343,21 +355,23 @@ def _pairs(text: str) -> dict:
 @DEVICE
 @click.option("--no-fallback", is_flag=True, help="Measure the model's archive even where a classical one is smaller.")
 def bench(paths: tuple[str, ...], levels: tuple[int, ...], pure: bool, regularizer: str | None,
-          option: tuple[str, ...], variant: tuple[str, ...], baselines: str | None, chunk: int, prequential: bool,
+          option: tuple[str, ...], variant: tuple[str, ...], baselines: str | None, chunk: int | None, prequential: bool,
           first_block: int, no_isolate: bool, json_out, plot_dir: str | None, threads: int | None, device: str,
           no_fallback: bool) -> None:
     """Compress, decompress and verify each file (directories: the files under them, sorted) with
-    each mdlzip configuration and the baselines; print Markdown tables (JSON schema: mdlzip.bench)."""
+    each mdlzip configuration and the baselines; print Markdown tables (JSON schema: mdlzip.lab.bench)."""
+    from .lab.bench import CHUNK, Config, format_table, run_bench
+
     common = _pairs(",".join(option)) | ({"pure": True} if pure else {}) | (
         {"regularizer": regularizer} if regularizer else {})
     variants = [common | _pairs(v) for v in variant] or [common]
     configs = [Config(level, options) for level in sorted(set(levels or (DEFAULT_LEVEL,))) for options in variants]
     try:
-        result = run_bench(paths, configs, baselines=baselines.split(",") if baselines else None, chunk=chunk,
+        result = run_bench(paths, configs, baselines=baselines.split(",") if baselines else None, chunk=chunk or CHUNK,
                            isolate=not no_isolate, prequential=first_block if prequential else None, device=device,
                            threads=threads, fallback=not no_fallback, progress=click.get_text_stream("stderr").isatty())
         if plot_dir:
-            from .plots import plot_bench
+            from .lab.plots import plot_bench
             plot_bench(result, plot_dir)
     except (*FAILURES, ImportError) as exc:
         _error("bench", exc)

@@ -10,6 +10,7 @@ import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from . import varint
 from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersionError
 
 MAGIC = b"\xfdMDLZ\x00"
@@ -52,37 +53,12 @@ class Archive:
     sizes: dict[str, int] = field(default_factory=dict)  # itemized bytes, adding up to the archive size
 
 
-def varint(n: int) -> bytes:
-    """Unsigned LEB128."""
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def read_varint(buf: bytes, pos: int, limit: int) -> tuple[int, int]:
-    n = shift = 0
-    while True:
-        if pos >= limit:
-            raise TruncatedError("archive is truncated (inside the header)")
-        byte = buf[pos]
-        pos += 1
-        n |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return n, pos
-        shift += 7
-        if shift > 63:
-            raise FormatError("header is corrupt (integer too long)")
-
-
 def pack(method: Method, original: bytes, sections: list[tuple[Section, bytes]]) -> bytes:
     """Write an archive. Section order is the order given (REQUIRED[method])."""
-    head = bytes([FORMAT_VERSION, 0, int(method), len(sections)]) + varint(len(original))
+    head = bytes([FORMAT_VERSION, 0, int(method), len(sections)]) + varint.encode(len(original))
     head += zlib.crc32(original).to_bytes(4, "little")
     for kind, body in sections:
-        head += bytes([int(kind)]) + varint(len(body))
+        head += bytes([int(kind)]) + varint.encode(len(body))
     payload = b"".join(body for _, body in sections)
     return b"".join([MAGIC, head, zlib.crc32(head).to_bytes(4, "little"), payload,
                      zlib.crc32(payload).to_bytes(4, "little"), FOOTER])
@@ -102,7 +78,7 @@ def unpack(blob: bytes) -> Archive:
         raise UnsupportedVersionError(f"format version {version} is not supported (this mdlzip reads {FORMAT_VERSION})")
     end = len(blob) - len(FOOTER) - 4  # start of the payload CRC
     flags, method, n_sections = blob[7], blob[8], blob[9]
-    size, pos = read_varint(blob, 10, end)
+    size, pos = varint.decode(blob, 10, end, "the header")
     if pos + 4 > end:
         raise TruncatedError("archive is truncated (inside the header)")
     original_crc = int.from_bytes(blob[pos:pos + 4], "little")
@@ -114,7 +90,7 @@ def unpack(blob: bytes) -> Archive:
         if pos >= end:
             raise TruncatedError("archive is truncated (inside the section table)")
         kind = blob[pos]
-        length, pos = read_varint(blob, pos + 1, end)
+        length, pos = varint.decode(blob, pos + 1, end, "the section table")
         table.append((kind, length))
     if pos + 4 > end:
         raise TruncatedError("archive is truncated (inside the header)")

@@ -2,7 +2,7 @@
 
 
 class MdlzipError(Exception):
-    """Base class of every error mdlzip raises on bad input or a bad archive."""
+    """Base class of every error mdlzip raises on bad input, a bad archive or a bad option."""
 
 
 class FormatError(MdlzipError):
@@ -19,3 +19,15 @@ class ChecksumError(FormatError):
 
 class UnsupportedVersionError(FormatError):
     """The archive was written by a newer format version than this mdlzip reads."""
+
+
+class OptionError(MdlzipError, ValueError):
+    """An option's value is out of range, or the option does not apply where it was given."""
+
+
+class UnknownOptionError(OptionError, TypeError):
+    """A keyword that is no option of the call (a TypeError too, as Python raises for one)."""
+
+
+class DeviceError(MdlzipError):
+    """The device cannot run the model: none such here (e.g. --device cuda without a GPU), or out of memory."""

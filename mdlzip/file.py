@@ -1,7 +1,9 @@
 """`mdlzip.open` and `MdlzFile`, in the manner of `lzma.open` / `LZMAFile`.
 
 A model is trained on the whole input, so writing buffers everything and compresses on close,
-and reading decodes the whole archive on the first read.
+and reading decodes the whole archive on the first read. The options are checked when the file
+is opened: the keywords of `mdlzip.compress` for writing, of `mdlzip.decompress` for reading.
+There is no append mode: an archive holds one stream.
 """
 from __future__ import annotations
 
@@ -11,17 +13,29 @@ import os
 from typing import IO
 
 from .api import compress, decompress
+from .errors import OptionError
+from .levels import DEFAULT_LEVEL, check_level
+from .options import CompressOptions, DecompressOptions
 
-_MODES = {"r": "rb", "rb": "rb", "w": "wb", "wb": "wb", "x": "xb", "xb": "xb", "a": "ab", "ab": "ab"}
+_MODES = {"r": "rb", "rb": "rb", "w": "wb", "wb": "wb", "x": "xb", "xb": "xb"}
 
 
 class MdlzFile(io.BufferedIOBase):
     """A binary file object over one .mdlz archive (a path or an open binary file)."""
 
-    def __init__(self, filename: str | bytes | os.PathLike | IO[bytes], mode: str = "rb", **options):
+    def __init__(self, filename: str | bytes | os.PathLike | IO[bytes], mode: str = "rb", *,
+                 level: int | None = None, **options):
         if mode not in _MODES:
-            raise ValueError(f"Invalid mode: {mode!r}")
-        self._mode, self._options = _MODES[mode], options
+            raise ValueError(f"Invalid mode: {mode!r}" + (" (no append: an archive holds one stream)" if "a" in mode else ""))
+        self._mode = _MODES[mode]
+        if self._mode == "rb":
+            if level is not None:
+                raise OptionError(f"open: 'level' is a compression option, not for mode {mode!r}")
+            DecompressOptions.from_keywords(f"open({mode!r})", options)
+        else:
+            level = check_level(DEFAULT_LEVEL if level is None else level)
+            CompressOptions.from_keywords(f"open({mode!r})", options)
+        self._level, self._options = level, options
         if hasattr(filename, "read") or hasattr(filename, "write"):
             self._fp, self._own = filename, False
         else:
@@ -65,7 +79,7 @@ class MdlzFile(io.BufferedIOBase):
             return
         try:
             if self.writable():
-                self._fp.write(compress(self._buffer.getvalue(), **self._options))
+                self._fp.write(compress(self._buffer.getvalue(), self._level, **self._options))
         finally:
             if self._own:
                 self._fp.close()
@@ -74,7 +88,7 @@ class MdlzFile(io.BufferedIOBase):
 
 def open(filename, mode: str = "rb", *, encoding: str | None = None, errors: str | None = None,
          newline: str | None = None, **options) -> MdlzFile | io.TextIOWrapper:
-    """Open an .mdlz archive in binary ("rb", "wb", "xb", "ab") or text ("rt", "wt", ...) mode."""
+    """Open an .mdlz archive in binary ("rb", "wb", "xb") or text ("rt", "wt", "xt") mode."""
     if "t" in mode:
         if "b" in mode:
             raise ValueError(f"Invalid mode: {mode!r}")

@@ -6,7 +6,7 @@
                              [--prelude 0.1] [--finetune 0.4] [--steps N] [--tamade-relative]
 
 Prints one JSON line: steps, times, float training loss, and the real coded sizes (weights section
-as `neural.compress` writes it, data streams) in bits per byte, beside xz -9e.
+as the archive stores it, data streams) in bits per byte, beside xz -9e.
 """
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from pathlib import Path
 
 import torch
 
-from mdlzip.alpha import weights_bytes
 from mdlzip.classical import xz_size
 from mdlzip.codec import arith
-from mdlzip.config import STREAM_GROUP
-from mdlzip.models.exact import ExactByteGPT, quantize
-from mdlzip.models.transformer import ByteGPT, ByteGPTConfig
-from mdlzip.train import TrainConfig, fit
+from mdlzip.codec.layout import STREAM_GROUP
+from mdlzip.models.exact import ExactByteGPT
+from mdlzip.models.stored import ByteGPTConfig
+from mdlzip.sections import weights_section
+from mdlzip.training.config import TrainConfig
+from mdlzip.training.train import train_quantized
 
 
 def main() -> None:
@@ -42,20 +43,17 @@ def main() -> None:
     data = Path(a.file).read_bytes()
     data = data[:a.bytes] if a.bytes else data
     cfg = ByteGPTConfig(block_size=a.context, n_layer=a.layers, n_embd=a.width, weight_bits=a.bits)
-    torch.manual_seed(0)
-    model = ByteGPT(cfg)
     t0 = time.perf_counter()
     train = TrainConfig(epochs=a.epochs, batch_size=a.batch, lr=a.lr, sparsity=a.sparsity, regularizer=a.regularizer,
                         alpha=a.alpha, beta=a.beta, tolerance=a.tolerance, prelude_frac=a.prelude,
                         finetune_frac=a.finetune, tamade_relative=a.tamade_relative, **({"min_steps": a.steps, "max_steps": a.steps} if a.steps else {}))
-    stats = fit(model, data, train, torch.device("cpu"))
-    qm = quantize(model)
+    trained = train_quantized(data, cfg, train, torch.device("cpu"))
+    stats, qm = trained.stats, trained.qm
     t1 = time.perf_counter()
-    streams = arith.encode(ExactByteGPT(qm), data, STREAM_GROUP)
+    coded = len(arith.encode(ExactByteGPT(qm), data, STREAM_GROUP))
     t2 = time.perf_counter()
     n = len(data)
-    weights = weights_bytes(qm)
-    coded = len(arith.pack_streams(streams))
+    weights = len(weights_section(qm))
     print(json.dumps(dict(vars(a), n=n, steps=stats.steps, train_s=round(t1 - t0, 1), code_s=round(t2 - t1, 1),
                           float_bpb=round(stats.final_loss_bits, 3), data_bpb=round(8 * coded / n, 3),
                           nonzeros=qm.num_nonzero(), nonzeros_before=stats.nonzeros_before,

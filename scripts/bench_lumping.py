@@ -1,4 +1,4 @@
-"""Lumping vs magnitude pruning vs Wanda on ODE regression tasks (mdlzip.dynamics), at equal parameter counts.
+"""Lumping vs magnitude pruning vs Wanda on ODE regression tasks (mdlzip.lab.dynamics), at equal parameter counts.
 
 For each task: train a ReLU MLP (state -> derivative), then for every eps of a sweep lump it
 (backward, scaled; forward too, for reference) and prune the trained net with magnitude and Wanda
@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mdlzip.dynamics import SYSTEMS, Task, make_task
-from mdlzip.lumping import (
+from mdlzip.lab.dynamics import SYSTEMS, Task, make_task
+from mdlzip.lab.lumping import (
     count_nonzero,
     count_params,
     lump,

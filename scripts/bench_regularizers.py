@@ -6,8 +6,8 @@
 
 On the sweep file, each swept method runs at every alpha of its grid; the best alpha of each is then
 used on the other files with the same weight cost per input byte (alpha * n_bytes fixed, see
-mdlzip.alpha). Each run is the default level's model for the file, trained for exactly --steps
-steps, quantized, and measured as the weights section plus the range-coded data (mdlzip.alpha.measure).
+mdlzip.training.alpha). Each run is the default level's model for the file, trained for exactly --steps
+steps, quantized, and measured as the weights section plus the range-coded data (mdlzip.training.alpha.measure).
 Results go to docs/regularizers.json after every run (a rerun resumes from it); --report writes docs/regularizers.md and the
 plot docs/regularizers_alpha.png.
 """
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from mdlzip.alpha import measure
+from mdlzip.training.alpha import measure
 from mdlzip.classical import xz_size
-from mdlzip.config import settings
+from mdlzip.levels import settings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SWEEP_FILE = "silesia/dickens_off0_len1048576"
@@ -38,9 +38,9 @@ def run(rows: list[dict], path: str, data: bytes, regularizer: str, bits: float,
     done = [r for r in rows if (r["file"], r["regularizer"], r["alpha_bits"]) == (path, regularizer, bits)]
     if done:  # resumed: measured before
         return done[0]
-    cfg, train = settings(6, len(data), regularizer=regularizer, alpha=alpha_of(bits, len(data)),
-                          max_steps=steps, min_steps=steps)
-    row = dict(measure(data, cfg, train), file=path, n=len(data), alpha_bits=bits, xz_bytes=xz_size(data))
+    plan = settings(6, len(data), regularizer=regularizer, alpha=alpha_of(bits, len(data)),
+                    max_steps=steps, min_steps=steps)
+    row = dict(measure(data, plan.model, plan.train), file=path, n=len(data), alpha_bits=bits, xz_bytes=xz_size(data))
     rows.append(row)
     out.write_text(json.dumps({"steps": steps, "rows": rows}, indent=1))
     print(json.dumps(row), flush=True)
@@ -67,9 +67,9 @@ def level_check(path: Path, runs: list[str]) -> None:
     data = path.read_bytes()
     for spec in runs:
         method, bits = spec.split(":")
-        cfg, train = settings(6, len(data), regularizer=method, alpha=alpha_of(float(bits), len(data)))
-        print(json.dumps(dict(measure(data, cfg, train), file=path.name, n=len(data), alpha_bits=float(bits),
-                              width=cfg.n_embd, xz_bytes=xz_size(data))), flush=True)
+        plan = settings(6, len(data), regularizer=method, alpha=alpha_of(float(bits), len(data)))
+        print(json.dumps(dict(measure(data, plan.model, plan.train), file=path.name, n=len(data), alpha_bits=float(bits),
+                              width=plan.model.n_embd, xz_bytes=xz_size(data))), flush=True)
 
 
 def report(src: Path) -> None:

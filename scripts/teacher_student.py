@@ -1,7 +1,7 @@
 """Teacher-student benchmark (seed A's claim): description length of regularized and unregularized
 students on teacher data of growing size, against the teacher's entropy rate.
 
-The teacher is a small random ByteGPT (`mdlzip.synthetic.teacher_source`); the datasets are
+The teacher is a small random ByteGPT (`mdlzip.lab.synthetic.teacher_source`); the datasets are
 prefixes of one sample. Each student is mdlzip at one level with one sparsity method, and its
 description length is the size of a real archive: `compress_with_report(data, level, pure=True,
 fallback=False, regularizer=..., alpha=...)` (the transformer alone, the seed's two-part code).
@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 from mdlzip.api import compress_with_report
-from mdlzip.plots import _pyplot
-from mdlzip.synthetic import teacher_source
+from mdlzip.lab.plots import _pyplot
+from mdlzip.lab.synthetic import teacher_source
 
 
 def run(sizes: list[int], level: int, methods: list[str], alpha_bits: float, seed: int, temperature: float,

@@ -32,11 +32,9 @@ def test_model_round_trip_edge_cases(name, pure):
 @pytest.mark.parametrize("name", ["one byte", "random", "repetitive"])
 def test_cm_candidate_round_trip(name):
     """The adaptive statistics alone (method cm), as compress offers it beside the mixed archive."""
-    import torch
-
-    from mdlzip import container, neural
+    from mdlzip import container, levels, pipeline
     data = EDGE_CASES[name]
-    result = neural.compress(data, 1, torch.device("cpu"), options=neural.Options(model=True))
+    result = pipeline.encode(data, levels.settings(1, len(data)), pure=False, with_model=True, device="cpu")
     archive = container.pack(container.Method.CM, data, result.candidates[container.Method.CM])
     assert mdlzip.info(archive).method == "cm" and mdlzip.decompress(archive) == data
     archive, report = mdlzip.compress_with_report(data, level=1, fallback=False)  # small: no model at level 1
@@ -167,7 +165,7 @@ def test_forged_mixed_configs_with_valid_checksums_are_refused(mixed_archive):
                                 [(k, bad if k == container.Section.CONFIG else v) for k, v in a.sections.items()])
         with pytest.raises(FormatError):
             mdlzip.decompress(forged)
-    from mdlzip.codec.mixed import MAX_EXPANSION
+    from mdlzip.sections import MAX_EXPANSION
     too_long = MAX_EXPANSION * len(a.sections[container.Section.DATA]) + 2048
     forged = container.pack(a.method, bytes(too_long), list(a.sections.items()))
     with pytest.raises(FormatError, match="too short"):

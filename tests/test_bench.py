@@ -6,8 +6,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-import mdlzip.bench
-from mdlzip.bench import (
+import mdlzip.lab.bench
+from mdlzip.lab.bench import (
     BASELINES,
     Baseline,
     Config,
@@ -79,7 +79,7 @@ def test_baselines_round_trip_and_optional_ones_are_skipped(monkeypatch):
 
 
 def test_a_failed_round_trip_is_an_error(corpus, monkeypatch):
-    monkeypatch.setattr(mdlzip.bench, "decompress", lambda archive, **options: b"not the input")
+    monkeypatch.setattr(mdlzip.lab.bench, "decompress", lambda archive, **options: b"not the input")
     with pytest.raises(RoundTripError, match="mdlzip -1 round trip failed"):
         run_bench([corpus / "b.bin"], [Config(1)], isolate=False)
     result = CliRunner().invoke(main, ["bench", "-1", "--no-isolate", str(corpus / "b.bin")])
@@ -92,7 +92,7 @@ def test_command_options_make_configurations(corpus, monkeypatch):
     def fake(paths, configs, **kw):
         seen.update(configs=[c.name for c in configs], **kw)
         return {"settings": {"configs": [], "skipped": {}, "prequential": None}, "files": []}
-    monkeypatch.setattr(mdlzip.cli, "run_bench", fake)
+    monkeypatch.setattr(mdlzip.lab.bench, "run_bench", fake)
     args = ["bench", "-3", "-1", "-O", "alpha=1e-4", "--regularizer", "drr", "--variant", "", "--variant",
             "pure=true,lump-eps=0.5", "--baselines", "xz,zpaq", "--prequential", str(corpus)]
     assert CliRunner().invoke(main, args, catch_exceptions=False).exit_code == 0

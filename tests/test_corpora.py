@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from conftest import CORPORA
 
-from mdlzip import corpora
-from mdlzip.corpora import (
+from mdlzip.lab import corpora
+from mdlzip.lab.corpora import (
     REGISTRY,
     SOURCES,
     CorpusError,

@@ -7,15 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from mdlzip.dynamics import SYSTEMS, make_task
-from mdlzip.lumping import (
-    count_nonzero,
-    count_params,
-    lump,
-    lump_mlp_weights,
-    magnitude_prune,
-    wanda_prune,
-)
+from mdlzip.lab.dynamics import SYSTEMS, make_task
+from mdlzip.lab.lumping import count_nonzero, count_params, lump, magnitude_prune, wanda_prune
+from mdlzip.models.lump import lump_mlp_weights
 
 
 def mlp(*widths: int, act: type[nn.Module] = nn.ReLU, seed: int = 0) -> nn.Sequential:

@@ -4,10 +4,13 @@ from __future__ import annotations
 import torch
 
 import mdlzip
-from mdlzip.config import PRESETS, param_count, settings
+from mdlzip.levels import LEVELS, settings
 from mdlzip.models.exact import ExactByteGPT, chunk_inputs
+from mdlzip.models.stored import act_scale_names, param_count, weight_layout
 from mdlzip.models.transformer import ByteGPT
-from mdlzip.train import TrainConfig, get_lr, magnitude_prune
+from mdlzip.training.config import TrainConfig
+from mdlzip.training.pruning import magnitude_prune
+from mdlzip.training.train import get_lr
 
 from conftest import TINY
 
@@ -27,10 +30,18 @@ def test_future_bytes_do_not_change_past_predictions(tiny_qmodel):
     assert torch.equal(ea[:, :21], eb[:, :21]) and not torch.equal(ea, eb)
 
 
-def test_param_count_matches_the_model():
-    for level in PRESETS:
-        cfg, _ = settings(level, 1 << 20)
-        assert param_count(cfg) == ByteGPT(cfg).get_num_params()
+def test_the_stored_layout_is_the_models():
+    """stored.py names what ByteGPT stores, without torch: the same matrices, shapes and order."""
+    from dataclasses import replace
+    for level in LEVELS:
+        cfg = settings(level, 1 << 20).model
+        for c in (cfg, replace(cfg, mlp_hidden=tuple(range(3, 3 + cfg.n_layer)))):
+            with torch.device("meta"):
+                model = ByteGPT(c)
+            assert {k: tuple(m.weight.shape) for k, m in model.prunable().items()} == weight_layout(c)
+            assert list(model.prunable()) == list(weight_layout(c))
+            assert list(model.act_quants()) == act_scale_names(c)
+            assert param_count(c) == sum(p.numel() for p in model.parameters())
 
 
 def test_magnitude_prune_zeroes_the_smallest_half_of_each_matrix():
@@ -50,10 +61,10 @@ def test_schedule_warms_up_then_decays():
 
 
 def test_levels_grow_and_small_inputs_get_small_models():
-    sizes = [param_count(settings(level, 1 << 22)[0]) for level in PRESETS]
+    sizes = [param_count(settings(level, 1 << 22).model) for level in LEVELS]
     assert sizes == sorted(sizes)
-    assert param_count(settings(9, 10_000)[0]) < param_count(settings(9, 1 << 22)[0])
-    steps = [settings(6, n)[1].num_steps(n // 128) for n in (1 << 18, 1 << 20)]
+    assert param_count(settings(9, 10_000).model) < param_count(settings(9, 1 << 22).model)
+    steps = [settings(6, n).train.num_steps(n // 128) for n in (1 << 18, 1 << 20)]
     assert steps[0] < steps[1]
 
 

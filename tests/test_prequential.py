@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from mdlzip.codec import arith
-from mdlzip.config import STREAM_GROUP
+from mdlzip.codec.layout import STREAM_GROUP
 from mdlzip.models.exact import ExactByteGPT
-from mdlzip.prequential import LABEL, block_bounds, coded_size, prequential_code_length
+from mdlzip.lab.prequential import LABEL, block_bounds, coded_size, prequential_code_length
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -20,10 +20,9 @@ def test_block_bounds_double():
 
 def test_block_code_is_an_actual_encoding(tiny_qmodel, text_sample):
     model, block = ExactByteGPT(tiny_qmodel), text_sample[:300]
-    blob = arith.pack_streams(arith.encode(model, block, STREAM_GROUP))
+    blob = arith.encode(model, block, STREAM_GROUP)
     assert coded_size(model, block) == len(blob)
-    streams = arith.unpack_streams(blob, len(list(arith.stream_slices(len(block), 32, STREAM_GROUP))))
-    assert arith.decode(model, streams, len(block), STREAM_GROUP) == block
+    assert arith.decode(model, blob, len(block), STREAM_GROUP) == block
 
 
 def test_constant_file_costs_little_after_the_first_block():

@@ -8,14 +8,15 @@ import pytest
 import torch
 from conftest import TINY
 
-from mdlzip.alpha import choose_alpha
+from mdlzip.training.alpha import choose_alpha
 from mdlzip.codec import arith
-from mdlzip.config import PRESETS, settings
+from mdlzip.levels import LEVELS, settings
 from mdlzip.models.exact import ExactByteGPT, chunk_inputs, quantize
 from mdlzip.models.transformer import ByteGPT
-from mdlzip.pruning import random_gradient_prune, sample_loss, tamade
-from mdlzip.regularizers import PMMP, REGULARIZERS
-from mdlzip.train import TrainConfig, chunk_bytes, fit
+from mdlzip.training.pruning import random_gradient_prune, sample_loss, tamade
+from mdlzip.training.config import REGULARIZERS, TrainConfig
+from mdlzip.training.regularizers import PMMP, REGISTRY
+from mdlzip.training.train import chunk_bytes, fit
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -30,8 +31,8 @@ def calibrated_model(seed: int = 0) -> ByteGPT:
 
 
 def test_registry_names_every_method():
-    assert set(REGULARIZERS) == {"none", "magnitude", "drr", "pmmp", "rl1"}
-    assert all(cls.name == name for name, cls in REGULARIZERS.items())
+    assert set(REGISTRY) == set(REGULARIZERS) == {"none", "magnitude", "drr", "pmmp", "rl1"}
+    assert all(cls.name == name for name, cls in REGISTRY.items())
 
 
 def test_phases_split_the_steps():
@@ -53,9 +54,9 @@ def test_regularizer_makes_exact_zeros_and_the_model_codes(method, text_sample):
     for m in model.prunable().values():  # pruned weights are stored as exact zeros
         assert torch.all(m.weight[m.mask == 0] == 0)
     exact = ExactByteGPT(qm)
-    streams = arith.encode(exact, text_sample, group=4)
-    assert arith.decode(exact, streams, len(text_sample), group=4) == text_sample
-    assert 8 * len(arith.pack_streams(streams)) / len(text_sample) < 6.0
+    coded = arith.encode(exact, text_sample, group=4)
+    assert arith.decode(exact, coded, len(text_sample), group=4) == text_sample
+    assert 8 * len(coded) / len(text_sample) < 6.0
 
 
 def test_none_keeps_every_weight_and_magnitude_halves_them(text_sample):
@@ -153,6 +154,6 @@ def test_choose_alpha_picks_the_smallest_measured_total(text_sample):
 
 def test_level_alpha_is_a_cost_per_weight_in_data_bits():
     n = 1 << 20
-    _, train = settings(6, n)
-    assert train.alpha == pytest.approx(PRESETS[6].alpha_bits * math.log(2) / n)
-    assert settings(6, n, alpha=0.5, regularizer="rl1")[1].alpha == 0.5
+    train = settings(6, n).train
+    assert train.alpha == pytest.approx(LEVELS[6].alpha_bits * math.log(2) / n)
+    assert settings(6, n, alpha=0.5, regularizer="rl1").train.alpha == 0.5

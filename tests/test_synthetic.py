@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from mdlzip.synthetic import MarkovSource, main, markov_source, teacher_source
+from mdlzip.lab.synthetic import MarkovSource, main, markov_source, teacher_source
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,16 +1,16 @@
-"""Range coding of the bytes under the exact model, in independent streams decoded in lockstep.
+"""Range coding of the bytes under the exact model (method NEURAL), in independent streams.
 
-The input is cut into chunks of the model's context length; chunk c holds bytes
-[c*T, (c+1)*T). Chunks are grouped `group` at a time into streams; a stream codes its chunks in
-time-major order (position 0 of every chunk, then position 1, ...), so the decoder advances all
-chunks of all streams it holds by one byte per model call. `next_byte_freqs` is the one function
-that gives both encoder and decoder their distributions.
+The input is cut into chunks of the model's context length and the chunks into streams of
+`group` chunks (codec/layout.py); a stream codes its chunks in time-major order (position 0 of
+every chunk, then position 1, ...), so the decoder advances all chunks of all streams it holds by
+one byte per model call. `next_byte_freqs` is the one function that gives both encoder and
+decoder (and the mixed coder) their distributions. The coded data is the streams, each as a u32
+word count and its words, little-endian.
 """
 from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterator
 
 import constriction
 import numpy as np
@@ -18,8 +18,9 @@ import torch
 from tqdm import tqdm
 
 from ..errors import FormatError, TruncatedError
-from ..models.exact import ExactByteGPT, chunk_inputs, chunk_lengths, split_chunks
+from ..models.exact import ExactByteGPT, chunk_inputs
 from ..models.transformer import BOS
+from .layout import chunk_lengths, split_chunks, stream_slices
 
 FAMILY = constriction.stream.model.Categorical(perfect=False)
 ENCODE_BATCH = 8  # chunks per full-sequence pass of the encoder (speed only; results are exact)
@@ -38,36 +39,30 @@ def chunk_freqs(model: ExactByteGPT, chunks: torch.Tensor) -> np.ndarray:
                            for i in range(0, len(inputs), ENCODE_BATCH)])
 
 
-def stream_slices(n_bytes: int, block: int, group: int) -> Iterator[tuple[int, int]]:
-    """(first byte, end byte) of each stream."""
-    span = block * group
-    for start in range(0, n_bytes, span):
-        yield start, min(n_bytes, start + span)
-
-
-def encode(model: ExactByteGPT, data: bytes, group: int, progress: bool = False) -> list[np.ndarray]:
-    """Code `data`; returns one array of uint32 words per stream."""
+def encode(model: ExactByteGPT, data: bytes, group: int, progress: bool = False) -> bytes:
+    """The coded data of `data` (its length is the DATA section's, the data term of the MDL)."""
     block, arr = model.cfg.block_size, np.frombuffer(data, dtype=np.uint8)
     streams = []
     slices = list(stream_slices(len(data), block, group))
     for start, end in tqdm(slices, desc="coding", unit="stream", disable=not progress, leave=False):
         chunks, lengths = split_chunks(arr[start:end], block), chunk_lengths(end - start, block)
-        freqs = chunk_freqs(model, chunks)  # (G, T, 256)
+        freqs = chunk_freqs(model, torch.from_numpy(chunks))  # (G, T, 256)
         valid = np.arange(block)[:, None] < lengths[None, :]  # (T, G) time-major
-        symbols = chunks.numpy().T[valid].astype(np.int32)
+        symbols = chunks.T[valid].astype(np.int32)
         encoder = constriction.stream.queue.RangeEncoder()
         encoder.encode(symbols, FAMILY, freqs.transpose(1, 0, 2)[valid])
         streams.append(encoder.get_compressed())
-    return streams
+    return _pack_streams(streams)
 
 
-def decode(model: ExactByteGPT, streams: list[np.ndarray], n_bytes: int, group: int,
+def decode(model: ExactByteGPT, blob: bytes, n_bytes: int, group: int,
            batch_chunks: int = 1024, progress: bool = False) -> bytes:
     """Inverse of `encode`. `batch_chunks` only trades memory for speed; the output never depends on it."""
     block = model.cfg.block_size
     slices = list(stream_slices(n_bytes, block, group))
-    if len(streams) != len(slices):
-        raise FormatError(f"expected {len(slices)} coded streams, found {len(streams)}")
+    if 4 * len(slices) > len(blob):
+        raise FormatError("coded data is too short for the original size")
+    streams = _unpack_streams(blob, len(slices))
     per_batch = max(1, batch_chunks // group)
     out = np.zeros(n_bytes, dtype=np.uint8)
     bar = tqdm(total=n_bytes, desc="decoding", unit="B", unit_scale=True, disable=not progress, leave=False)
@@ -101,12 +96,12 @@ def _decode(decoder, freqs: np.ndarray) -> np.ndarray:
         raise FormatError(f"coded data is corrupt ({exc})") from None
 
 
-def pack_streams(streams: list[np.ndarray]) -> bytes:
+def _pack_streams(streams: list[np.ndarray]) -> bytes:
     """Each stream as u32 word count + its words, little-endian."""
     return b"".join(struct.pack("<I", len(s)) + s.astype("<u4").tobytes() for s in streams)
 
 
-def unpack_streams(blob: bytes, count: int) -> list[np.ndarray]:
+def _unpack_streams(blob: bytes, count: int) -> list[np.ndarray]:
     streams, pos = [], 0
     for _ in range(count):
         if pos + 4 > len(blob):

@@ -1,7 +1,9 @@
-"""Mixed coding: the transformer's next-byte distribution mixed with adaptive statistics (mixer.py).
+"""Mixed coding (method MIXED): the transformer's next-byte distribution mixed with adaptive
+statistics (mixer.py). The adaptive statistics alone (method CM) need no model and no torch:
+`mixer.encode_adaptive`.
 
 The input is cut into chunks of the model's context length and the chunks into `lanes`
-contiguous runs (`mixer.lane_layout`). All lanes advance in lockstep, one byte per step, lane
+contiguous runs (`mixer.lane_layout`, codec/layout.py). All lanes advance in lockstep, one byte per step, lane
 order within a step; the transformer restarts its context at every chunk boundary, which falls
 on the same step in every lane, so a "chunk row" (chunk k of every lane) is one batch for the
 model. Encoder and decoder take their model distributions from `arith.next_byte_freqs` and
@@ -16,35 +18,15 @@ from tqdm import tqdm
 from ..models.exact import ExactByteGPT
 from ..models.transformer import BOS
 from .arith import chunk_freqs, next_byte_freqs
-from .mixer import (
-    PROB_ONE,
-    MixDecoder,
-    MixEncoder,
-    MixParams,
-    decode_adaptive,
-    encode_adaptive,
-    lane_layout,
-)
-
-# A bit costs at least -log2(1 - 1/PROB_ONE) > 1/(PROB_ONE ln 2) bits, so one coded byte holds fewer
-# than PROB_ONE * ln 2 / 8 * 8 < PROB_ONE bytes: the decoder checks a declared size against this.
-MAX_EXPANSION = PROB_ONE
+from .layout import chunk_rows
+from .mixer import MixDecoder, MixEncoder, MixParams, lane_layout
 
 
-def chunk_rows(lane_start: np.ndarray, lane_len: np.ndarray, block: int):
-    """For each chunk row k: (lanes that have a chunk k, their chunk starts, their chunk lengths)."""
-    for k in range(-(-int(lane_len.max()) // block)):
-        lanes = np.flatnonzero(lane_len > k * block)
-        yield lanes, lane_start[lanes] + k * block, np.minimum(block, lane_len[lanes] - k * block)
-
-
-def encode(model: ExactByteGPT | None, data: bytes, block: int, lanes: int, params: MixParams,
+def encode(model: ExactByteGPT, data: bytes, block: int, lanes: int, params: MixParams,
            progress: bool = False) -> bytes:
-    """Code `data` with the mixing coder; `model` None codes with the adaptive statistics alone."""
+    """Code `data` with the mixing coder under `model`."""
     if not data:
         return b""
-    if model is None:
-        return encode_adaptive(data, lanes, params, block)
     arr = np.frombuffer(data, dtype=np.uint8)
     lane_start, lane_len = lane_layout(len(arr), block, lanes)
     enc = MixEncoder(lane_start, lane_len, params)
@@ -62,13 +44,11 @@ def encode(model: ExactByteGPT | None, data: bytes, block: int, lanes: int, para
     return enc.finish()
 
 
-def decode(model: ExactByteGPT | None, blob: bytes, n_bytes: int, block: int, lanes: int, params: MixParams,
+def decode(model: ExactByteGPT, blob: bytes, n_bytes: int, block: int, lanes: int, params: MixParams,
            progress: bool = False) -> bytes:
     """Inverse of `encode`."""
     if n_bytes == 0:
         return b""
-    if model is None:
-        return decode_adaptive(blob, n_bytes, lanes, params, block)
     lane_start, lane_len = lane_layout(n_bytes, block, lanes)
     dec = MixDecoder(blob, lane_start, lane_len, params)
     bar = tqdm(total=n_bytes, desc="decoding", unit="B", unit_scale=True, disable=not progress, leave=False)

@@ -43,7 +43,8 @@ from typing import Sequence
 import constriction
 import numpy as np
 
-from mdlzip.errors import FormatError
+from .. import varint
+from ..errors import FormatError
 
 MAX_ELEMENTS = 1 << 26  # elements of all tensors of one blob: bounds the decoder's memory
 _MAX_S = 14  # with s = 14 every magnitude up to 32767 has its own bucket
@@ -57,15 +58,6 @@ def _cat(counts) -> object:
 
 def _uniform(size: int) -> object:
     return constriction.stream.model.Uniform(int(size))
-
-
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _grid(shape: tuple[int, ...], size: int) -> tuple[int, int]:
@@ -102,11 +94,11 @@ def _encode_one(c: np.ndarray, head: bytearray, enc) -> None:
     flat = c.reshape(-1).astype(np.int64)
     nz = flat != 0
     nnz = int(nz.sum())
-    head += _uvarint(nnz)
+    head += varint.encode(nnz)
     if 0 < nnz < flat.size:
         mask = nz.reshape(_grid(c.shape, flat.size))
         mode = _best_mask_mode(mask)
-        head += _uvarint(mode)
+        head += varint.encode(mode)
         if mode == 0:
             enc.encode(nz.astype(np.int32), _cat([flat.size - nnz, nnz]))
         else:
@@ -124,14 +116,14 @@ def _encode_one(c: np.ndarray, head: bytearray, enc) -> None:
     for s in range(_MAX_S + 1):  # the bucket precision of the fewest estimated bits, table included
         b, t = _buckets(mag, s)
         counts = np.bincount(b)
-        table = _uvarint(len(counts)) + b"".join(map(_uvarint, counts.tolist()))
+        table = varint.encode(len(counts)) + b"".join(map(varint.encode, counts.tolist()))
         cost = _bits(counts, nnz) + t.sum() + 8 * len(table)
         if best is None or cost < best[0]:
             best = cost, s, b, t, counts, table
         if mag.max() < 1 << (s + 1):  # every bucket already exact
             break
     _, s, b, t, counts, table = best
-    head += _uvarint(neg) + _uvarint(s) + table
+    head += varint.encode(neg) + varint.encode(s) + table
     if 0 < neg < nnz:
         enc.encode((v < 0).astype(np.int32), _cat([nnz - neg, neg]))
     if len(counts) > 1:
@@ -163,16 +155,7 @@ class _Reader:
         self.blob, self.pos = blob, 0
 
     def uint(self, cap: int) -> int:
-        n = shift = 0
-        while True:
-            if self.pos >= len(self.blob) or shift > 63:
-                raise FormatError("weights header truncated or overlong varint")
-            byte = self.blob[self.pos]
-            self.pos += 1
-            n |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
+        n, self.pos = varint.decode(self.blob, self.pos, len(self.blob), "the weights header")
         if n > cap:
             raise FormatError(f"weights header value {n} exceeds its limit {cap}")
         return n

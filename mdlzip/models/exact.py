@@ -10,21 +10,14 @@ Python's `decimal`, whose exp is correctly rounded. See FORMAT.md, "Coding model
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from functools import lru_cache
 
 import numpy as np
 import torch
 
-from .transformer import (
-    BOS,
-    NORM_SCALE,
-    ByteGPT,
-    ByteGPTConfig,
-    shift_right,
-    weight_scale,
-)
+from .stored import QuantizedModel
+from .transformer import BOS, NORM_SCALE, ByteGPT, shift_right, weight_scale
 
 RESIDUAL_BITS = 10  # the residual stream is held in units of 2^-10
 RESIDUAL_MAX = 2.0**21 - 1  # |r| <= RESIDUAL_MAX keeps sum(r^2) < 2^53 for widths up to 2048
@@ -43,22 +36,6 @@ def exp_table(steps: int, span: int, one: int) -> tuple[int, ...]:
 def f32(x: float) -> float:
     """A scale as stored in the archive: the nearest float32, held as a Python float."""
     return float(np.float32(x))
-
-
-@dataclass
-class QuantizedModel:
-    """What the archive stores of a model: integer weight codes and float32 scales."""
-
-    cfg: ByteGPTConfig
-    codes: dict[str, np.ndarray]  # name -> int16 codes, in ByteGPT.prunable() order
-    weight_scales: dict[str, float]
-    act_scales: dict[str, float]  # ActQuant name -> scale
-
-    def num_nonzero(self) -> int:
-        return int(sum(np.count_nonzero(c) for c in self.codes.values()))
-
-    def num_params(self) -> int:
-        return int(sum(c.size for c in self.codes.values()))
 
 
 @torch.no_grad()
@@ -165,19 +142,6 @@ class ExactByteGPT:
         k = torch.floor((logits.amax(-1, keepdim=True) - logits) * self.mhead)
         cache["pos"], cache["prev"] = pos + n, idx[:, -1:]
         return self.out_lut[torch.clamp(k, 0, len(self.out_lut) - 1).long()]
-
-
-def chunk_lengths(n_bytes: int, block: int) -> np.ndarray:
-    """Lengths of the chunks of an input of n_bytes: all `block` but possibly the last."""
-    return np.minimum(block, n_bytes - block * np.arange(-(-n_bytes // block)))
-
-
-def split_chunks(data: bytes | np.ndarray, block: int, pad: int = 0) -> torch.Tensor:
-    """Bytes -> (N, block) chunks, the last padded with `pad`."""
-    arr = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
-    padded = np.full(-(-len(arr) // block) * block, pad, dtype=np.int64)
-    padded[:len(arr)] = arr
-    return torch.from_numpy(padded).view(-1, block)
 
 
 def chunk_inputs(chunks: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The byte-level transformer that mdlzip trains on the input, all of it in this one file.
+"""The byte-level transformer that mdlzip trains on the input (its configuration, torch-free, is in stored.py).
 
 Decoder-only, pre-norm, RMSNorm without gain, ReLU MLP, learned positions, no biases: every
 parameter is a 2-D weight matrix, which keeps pruning, quantization and storage uniform. The
@@ -9,38 +9,15 @@ float one it came from.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-BOS = 256  # start-of-chunk input token; inputs have 257 symbols, outputs 256
+from .stored import N_INPUTS, N_OUTPUTS, ByteGPTConfig
+
+BOS = N_INPUTS - 1  # start-of-chunk input token; inputs have 257 symbols, outputs 256
 NORM_SCALE = 1 / 32  # fixed int8 grid of every RMSNorm output: codes cover [-3.97, 3.97]
-
-
-@dataclass(frozen=True)
-class ByteGPTConfig:
-    block_size: int = 256  # context length: bytes per independently coded chunk
-    n_layer: int = 2
-    n_head: int = 4
-    n_embd: int = 128
-    mlp_ratio: int = 4
-    weight_bits: int = 5  # weights are integer codes in [-(2^(b-1)-1), 2^(b-1)-1]
-    mlp_hidden: tuple[int, ...] = ()  # per-layer MLP widths after lumping; () = mlp_ratio * n_embd each
-
-    def hidden(self, layer: int) -> int:
-        return self.mlp_hidden[layer] if self.mlp_hidden else self.mlp_ratio * self.n_embd
-
-    @property
-    def weight_qmax(self) -> int:
-        return 2 ** (self.weight_bits - 1) - 1
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        if not self.mlp_hidden:
-            del d["mlp_hidden"]  # unlumped models: the same record as before lumping existed
-        return d
 
 
 def fake_quant(x: torch.Tensor, scale: torch.Tensor, qmin: int, qmax: int) -> torch.Tensor:
@@ -150,11 +127,11 @@ class ByteGPT(nn.Module):
         super().__init__()
         self.cfg = cfg
         d, qm = cfg.n_embd, cfg.weight_qmax
-        self.wte = QEmbedding(d, 257, qm)  # 256 bytes + BOS
-        self.wte2 = QEmbedding(d, 257, qm)  # the input before: a direct order-2 context
+        self.wte = QEmbedding(d, N_INPUTS, qm)  # 256 bytes + BOS
+        self.wte2 = QEmbedding(d, N_INPUTS, qm)  # the input before: a direct order-2 context
         self.wpe = QEmbedding(d, cfg.block_size, qm)
         self.h = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layer))
-        self.lm_head = QLinear(d, 256, qm)
+        self.lm_head = QLinear(d, N_OUTPUTS, qm)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # scaled init of the residual projections (GPT-2)
             if name.endswith(("proj.weight", "out.weight")):
@@ -176,11 +153,8 @@ class ByteGPT(nn.Module):
         return logits, loss
 
     def prunable(self) -> dict[str, QLinear]:
-        """Every weight matrix, in the fixed order in which the archive stores them."""
+        """Every weight matrix, in the order in which the archive stores them (stored.weight_layout)."""
         return {name: m for name, m in self.named_modules() if isinstance(m, QLinear)}
 
     def act_quants(self) -> dict[str, ActQuant]:
         return {name: m for name, m in self.named_modules() if isinstance(m, ActQuant)}
-
-    def get_num_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())

@@ -1,4 +1,4 @@
-"""Plots of a `mdlzip.bench` result (matplotlib, the optional extra `mdlzip[plot]`, imported lazily).
+"""Plots of a `mdlzip.lab.bench` result (matplotlib, the optional extra `mdlzip[plot]`, imported lazily).
 
     plot_bench(result, "plots/")  # -> [plots/bpb.png, plots/sizes.png]
 """

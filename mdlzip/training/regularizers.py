@@ -1,6 +1,6 @@
 """Sparsity methods of the training, one class per method (SEED_METHODS §A.2–A.4), in a registry.
 
-Training has three phases (mdlzip.train): a prelude without penalty, the regularized phase, then
+Training has three phases (training/train.py): a prelude without penalty, the regularized phase, then
 fine-tuning with the pruning mask held fixed. A `Regularizer` acts in the regularized phase only:
 `start` gives the tensors it adds to the optimizer, `add_grads` adds its penalty's gradient to the
 weights' `.grad` after the backward pass (and sets the gradients of its own tensors), `after_step`
@@ -12,6 +12,8 @@ per-byte training loss per unit of penalty (so alpha * ln(2)^-1 * n_bytes bits o
 from __future__ import annotations
 
 import torch
+
+from .config import REGULARIZERS
 
 
 class Regularizer:
@@ -97,4 +99,6 @@ class PMMP(Regularizer):
             g.clamp_(0, 1)
 
 
-REGULARIZERS: dict[str, type[Regularizer]] = {c.name: c for c in (Regularizer, Magnitude, DRR, RL1, PMMP)}
+REGISTRY: dict[str, type[Regularizer]] = {c.name: c for c in (Regularizer, Magnitude, DRR, RL1, PMMP)}
+if tuple(REGISTRY) != REGULARIZERS:  # the names that options accept (config.py, no torch) are these
+    raise ImportError(f"regularizer registry {tuple(REGISTRY)} differs from training.config.REGULARIZERS")

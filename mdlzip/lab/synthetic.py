@@ -7,8 +7,8 @@
   which is an unbiased estimate of the teacher's entropy rate (chunks are independent, so the
   standard error is that of a mean of iid per-chunk sums).
 
-    python -m mdlzip.synthetic OUT [N]                      # the default order-2 Markov source
-    python -m mdlzip.synthetic OUT N --source teacher --seed 1
+    python -m mdlzip.lab.synthetic OUT [N]                      # the default order-2 Markov source
+    python -m mdlzip.lab.synthetic OUT N --source teacher --seed 1
 
 writes N bytes to OUT, the source and its entropy rate to OUT.json, and prints them.
 """
@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .models.exact import ExactByteGPT, quantize
-from .models.transformer import BOS, ByteGPT, ByteGPTConfig
+from ..models.exact import ExactByteGPT, quantize
+from ..models.stored import ByteGPTConfig
+from ..models.transformer import BOS, ByteGPT
 
 LETTERS = b" etaoinshrdlucmfwypvbgkqjxz.,\n'"
 
@@ -161,7 +162,7 @@ def teacher_source(n_bytes: int, seed: int = 0, temperature: float = 0.5, alphab
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mdlzip.synthetic", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mdlzip.lab.synthetic", description=__doc__.split("\n\n")[0])
     parser.add_argument("out")
     parser.add_argument("n_bytes", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--source", choices=["markov", "teacher"], default="markov")

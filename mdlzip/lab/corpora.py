@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import MdlzipError
+from ..errors import MdlzipError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"  # beside the repository
 
@@ -207,7 +207,7 @@ _verified: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) whose ch
 def find_corpus(name: str, directory: str | Path | None = None) -> Path:
     """The path of registered file `name` after checking its size and sha256 (once per process)."""
     if name not in REGISTRY:
-        raise KeyError(f"{name!r} is not a registered corpus file (see mdlzip.corpora.files())")
+        raise KeyError(f"{name!r} is not a registered corpus file (see mdlzip.lab.corpora.files())")
     entry, base = REGISTRY[name], Path(directory) if directory is not None else root()
     path = base / name
     if not path.is_file():

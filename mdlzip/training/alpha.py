@@ -11,30 +11,23 @@ from dataclasses import replace
 
 import torch
 
-from .codec import arith
-from .codec.weights import encode_tensors
-from .models.exact import ExactByteGPT, QuantizedModel, quantize
-from .models.transformer import ByteGPT, ByteGPTConfig
-from .train import TrainConfig, fit
+from ..codec import arith
+from ..codec.layout import STREAM_GROUP
+from ..models.exact import ExactByteGPT
+from ..models.stored import ByteGPTConfig
+from ..sections import weights_section
+from .config import TrainConfig
+from .train import train_quantized
 
-STREAM_GROUP = 64  # chunks per range-coded stream, as mdlzip.config.STREAM_GROUP (not imported: config imports train)
 GRID_BITS = (10.0, 30.0, 100.0)  # default grid: alpha = bits * ln 2 / input bytes (a weight worth that many data bits)
-
-
-def weights_bytes(qm: QuantizedModel) -> int:
-    """Size of the weights section: float32 scales, then the coded integer weights."""
-    return 4 * (len(qm.weight_scales) + len(qm.act_scales)) + len(encode_tensors(list(qm.codes.values()),
-                                                                                   qm.cfg.weight_qmax))
 
 
 def measure(data: bytes, model_cfg: ByteGPTConfig, train_cfg: TrainConfig, device: torch.device | None = None) -> dict:
     """Train one model and measure what it stores: a row of nonzeros, weight and data bytes, total."""
-    torch.manual_seed(train_cfg.seed)
-    model = ByteGPT(model_cfg)
-    stats = fit(model, data, train_cfg, device or torch.device("cpu"))
-    qm = quantize(model.cpu())
-    w = weights_bytes(qm)
-    d = len(arith.pack_streams(arith.encode(ExactByteGPT(qm), data, STREAM_GROUP)))
+    trained = train_quantized(data, model_cfg, train_cfg, device or torch.device("cpu"))
+    stats, qm = trained.stats, trained.qm
+    w = len(weights_section(qm))
+    d = len(arith.encode(ExactByteGPT(qm), data, STREAM_GROUP))
     nnz = qm.num_nonzero()
     return {"regularizer": train_cfg.regularizer, "alpha": train_cfg.alpha, "steps": stats.steps,
             "float_bpb": round(stats.final_loss_bits, 4), "params": stats.params, "nonzeros": nnz,

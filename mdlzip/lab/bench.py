@@ -46,14 +46,14 @@ from typing import NamedTuple
 import torch
 import zstandard
 
-from . import __version__
-from .api import compress_with_report, decompress
-from .classical import XZ_PRESET, ZSTD_LEVEL
-from .config import DEFAULT_LEVEL, PRESETS
-from .errors import MdlzipError
+from .. import __version__
+from ..api import compress_with_report, decompress
+from ..classical import XZ_PRESET, ZSTD_LEVEL
+from ..errors import MdlzipError, OptionError
+from ..levels import DEFAULT_LEVEL, LEVELS
 
 SCHEMA, SCHEMA_VERSION = "mdlzip-bench", 1
-CHUNK = PRESETS[DEFAULT_LEVEL].block_size  # chunk of the per-chunk LZMA2 baseline: the default context
+CHUNK = LEVELS[DEFAULT_LEVEL].block_size  # chunk of the per-chunk LZMA2 baseline: the default context
 
 
 class Codec(NamedTuple):
@@ -237,7 +237,7 @@ def available(keys: Iterable[str] | None = None, chunk: int = CHUNK) -> tuple[di
     codecs, skipped = {}, {}
     for key in BASELINES if keys is None else keys:
         if key not in BASELINES:
-            raise ValueError(f"unknown baseline {key!r}; known: {', '.join(BASELINES)}")
+            raise OptionError(f"unknown baseline {key!r}; known: {', '.join(BASELINES)}")
         base = BASELINES[key]
         try:
             codecs[key] = base.make(chunk)

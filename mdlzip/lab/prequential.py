@@ -5,7 +5,7 @@ the first block is sent as is (8 bits per byte); block k >= 1, bytes [f*2^(k-1),
 range-coded under the integer-exact model that mdlzip's training at the given level produces from
 the bytes before it (the transformer alone, as the pure two-part code). Nothing is stored for the
 models: a decoder retrains each one from the bytes it has already decoded. The lengths are the
-bits of an actual encoding (`mdlzip.codec.arith.encode` + `pack_streams`, as the archive's data
+bits of an actual encoding (`mdlzip.codec.arith.encode`, as the archive's data
 section), not a sum of -log2 p.
 
     result = prequential_code_length(data, level=1)
@@ -14,16 +14,16 @@ section), not a sum of -log2 p.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
-import torch
-
-from .codec import arith
-from .config import DEFAULT_LEVEL, STREAM_GROUP, settings
-from .models.exact import ExactByteGPT, quantize
-from .models.transformer import ByteGPT
-from .neural import resolve_device
-from .train import TrainConfig, fit
+from .. import runtime
+from ..codec import arith
+from ..codec.layout import STREAM_GROUP
+from ..errors import OptionError
+from ..levels import DEFAULT_LEVEL, check_level, settings
+from ..models.exact import ExactByteGPT
+from ..options import CompressOptions
+from ..training.train import train_quantized
 
 LABEL = "bits of an actual encoding"
 
@@ -75,34 +75,29 @@ def block_bounds(n_bytes: int, first_block: int) -> list[tuple[int, int]]:
 
 def coded_size(model: ExactByteGPT, block: bytes) -> int:
     """Bytes of the range-coded block under `model`, as an archive's data section holds them."""
-    return len(arith.pack_streams(arith.encode(model, block, STREAM_GROUP)))
+    return len(arith.encode(model, block, STREAM_GROUP))
 
 
-def prequential_code_length(data: bytes, level: int = DEFAULT_LEVEL, first_block: int = 4096, *,
-                            device: str = "auto", threads: int | None = None, progress: bool = False,
+def prequential_code_length(data: bytes, level: int = DEFAULT_LEVEL, first_block: int = 4096,
                             **options) -> PrequentialResult:
-    """The prequential code length of `data` (see the module docstring). Options that are fields of
-    `mdlzip.train.TrainConfig` (regularizer, alpha, ...) apply to every training; others (pure,
-    fallback, lump_eps, ...) concern the two-part archive and are ignored."""
-    train_options = {k: v for k, v in options.items() if k in {f.name for f in fields(TrainConfig)}}
-    if train_options.get("alpha") == "auto":
-        raise ValueError("alpha='auto' is not supported by the prequential code")
-    dev, before = resolve_device(device), torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    """The prequential code length of `data` (see the module docstring). The options are those of
+    `mdlzip.compress`: the training ones (regularizer, alpha, ...) apply to every training, device
+    and threads to where it runs; the ones that only concern a two-part archive (pure, model,
+    fallback, verify, lump_eps) are ignored."""
+    opts = CompressOptions.from_keywords("prequential_code_length", options)
+    if opts.alpha == "auto":
+        raise OptionError("alpha='auto' is not supported by the prequential code")
+    check_level(level)
     result = PrequentialResult(len(data), level)
-    try:
+    with runtime.torch_threads(opts.threads):
+        dev = runtime.resolve_device(opts.device)
         for start, end in block_bounds(len(data), first_block):
             if start == 0:
                 result.blocks.append(Block(start, end, end))  # 8 bits per byte, no model yet
                 continue
             t0 = time.perf_counter()
-            cfg, train_cfg = settings(level, start, **train_options)
-            torch.manual_seed(train_cfg.seed)
-            model = ByteGPT(cfg)
-            fit(model, data[:start], train_cfg, dev, progress)
-            exact = ExactByteGPT(quantize(model), dev)
+            plan = settings(level, start, **opts.train_overrides())
+            qm = train_quantized(data[:start], plan.model, plan.train, dev, opts.progress).qm
+            exact = ExactByteGPT(qm, dev)
             result.blocks.append(Block(start, end, coded_size(exact, data[start:end]), time.perf_counter() - t0))
-    finally:
-        torch.set_num_threads(before)
     return result

@@ -1,8 +1,8 @@
 """Training on the input: AdamW with warm-up and cosine decay, a sparsity method, masked fine-tuning.
 
 Three phases, as fractions of the steps: a prelude without penalty, the regularized phase (the
-method of `mdlzip.regularizers`), then pruning (TAMADE or magnitude, with Random Gradient Pruning
-before and after; `mdlzip.pruning`) and fine-tuning with the masks held fixed.
+method of `regularizers.py`), then pruning (TAMADE or magnitude, with Random Gradient Pruning
+before and after; `pruning.py`) and fine-tuning with the masks held fixed.
 
 The step count is a pure function of the input size and the options, never of wall-clock time, and
 every random choice comes from one seeded generator, so the same input and options give the same
@@ -11,14 +11,18 @@ model on the same machine (and any machine decodes the archive, see `mdlzip.mode
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from .models.exact import chunk_inputs, split_chunks
-from .models.transformer import BOS, ByteGPT
+from ..codec.layout import split_chunks
+from ..models.exact import chunk_inputs, quantize
+from ..models.lump import lump_transformer
+from ..models.stored import ByteGPTConfig, QuantizedModel, param_count
+from ..models.transformer import BOS, ByteGPT
+from .config import TrainConfig
 from .pruning import (
     apply_masks,
     magnitude_prune,
@@ -27,44 +31,9 @@ from .pruning import (
     sample_loss,
     tamade,
 )
-from .regularizers import REGULARIZERS, Regularizer
+from .regularizers import REGISTRY, Regularizer
 
 IGNORE = -100  # target of the padding after a short last chunk (cross_entropy ignore_index)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: float = 8.0  # passes over the input
-    min_steps: int = 50
-    max_steps: int = 100_000
-    batch_size: int = 16  # chunks per step
-    lr: float = 1e-2
-    warmup_frac: float = 0.05
-    min_lr_frac: float = 0.1
-    regularizer: str = "rl1"  # a name in mdlzip.regularizers.REGULARIZERS (rl1: smallest archives measured)
-    alpha: float = 1e-4  # penalty strength, nats of mean training loss per unit of penalty per weight
-    # (mdlzip.config.settings sets it to alpha_bits * ln 2 / input bytes)
-    beta: float = 5.0  # DRR sharpness: penalty 1 - exp(-beta |w|)
-    tolerance: float = 0.02  # TAMADE: relative increase of the sample loss allowed by pruning
-    tamade_relative: bool = False  # TAMADE threshold relative to each matrix's max |w| (paper: global)
-    tamade_chunks: int = 64  # chunks of the input on which TAMADE measures the loss
-    rgp: bool = True  # Random Gradient Pruning before and after pruning
-    prelude_frac: float = 0.1  # fraction of the steps before the regularized phase
-    finetune_frac: float = 0.4  # fraction of the steps after pruning, with the masks fixed
-    sparsity: float = 0.5  # magnitude: fraction of each weight matrix pruned to zero
-    seed: int = 0
-
-    def num_steps(self, n_chunks: int) -> int:
-        steps = math.ceil(self.epochs * n_chunks / self.batch_size)
-        return max(self.min_steps, min(self.max_steps, steps))
-
-    def phases(self, total: int) -> tuple[int, int]:
-        """(first regularized step, pruning step) for `total` steps; pruning at `total` means after the last."""
-        prune = total - round(self.finetune_frac * total)
-        return min(prune, round(self.prelude_frac * total)), prune
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -97,7 +66,7 @@ def get_lr(step: int, total: int, cfg: TrainConfig) -> float:
 
 def chunk_bytes(data: bytes, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Split the input into the coded chunks: (N, T) targets (padded with IGNORE) and (N, T) inputs."""
-    targets = split_chunks(data, block_size, pad=IGNORE)
+    targets = torch.from_numpy(split_chunks(data, block_size, pad=IGNORE))
     return targets, chunk_inputs(targets.clamp_min(0))
 
 
@@ -140,10 +109,10 @@ def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, pro
     total = cfg.num_steps(len(targets))
     reg_start, prune_step = cfg.phases(total)
     model.to(device).train()
-    reg = REGULARIZERS[cfg.regularizer]([m.weight for m in model.prunable().values()], cfg.alpha, cfg.beta)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    reg = REGISTRY[cfg.regularizer]([m.weight for m in model.prunable().values()], cfg.alpha, cfg.beta)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=0.0)
     stats = TrainStats(steps=total, final_loss_bits=float("nan"), regularizer=reg.name, alpha=cfg.alpha,
-                       params=sum(m.weight.numel() for m in model.prunable().values()))
+                       params=param_count(model.cfg))
     pruned = reg.pruning is None
 
     def prune_now() -> None:
@@ -165,7 +134,7 @@ def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, pro
         _, loss = model(inputs[idx].to(device), targets[idx].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         if regularized:
             reg.add_grads()
         opt.step()
@@ -182,3 +151,25 @@ def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, pro
     if reg.pruning is not None:
         stats.nonzeros_final = nonzero_codes(model)
     return stats
+
+
+@dataclass
+class Trained:
+    """A model trained on the input and frozen onto its integer grids: what the archive stores."""
+
+    qm: QuantizedModel
+    stats: TrainStats | None  # None when there was nothing to train on
+    lumped: dict | None = None  # neurons and parameters before/after lumping (models/lump.py)
+
+
+def train_quantized(data: bytes, model_cfg: ByteGPTConfig, train_cfg: TrainConfig, device: torch.device,
+                    progress: bool = False, lump_eps: float | None = None) -> Trained:
+    """bytes -> train (regularize, prune, fine-tune) -> [lump] -> quantize: the one path every
+    caller takes from an input to a stored model."""
+    torch.manual_seed(train_cfg.seed)
+    model = ByteGPT(model_cfg)
+    stats = fit(model, data, train_cfg, device, progress) if data else None
+    lumped = None
+    if lump_eps is not None:
+        model, lumped = lump_transformer(model, lump_eps)
+    return Trained(quantize(model), stats, lumped)

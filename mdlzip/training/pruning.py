@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .models.transformer import ByteGPT, weight_scale
+from ..models.transformer import ByteGPT, weight_scale
 
 
 @torch.no_grad()

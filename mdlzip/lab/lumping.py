@@ -49,16 +49,14 @@ remove weights, never biases, down to a requested nonzero count, without retrain
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
+from ..models.lump import Act, LayerTensors, clean, lump_backward, partition
+
 HOMOGENEOUS = (nn.ReLU, nn.LeakyReLU, nn.Identity)  # act(c * z) = c * act(z) for c > 0
-Act = Callable[[torch.Tensor], torch.Tensor]
-LayerTensors = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]
 
 
 @dataclass
@@ -81,80 +79,10 @@ def count_nonzero(model: nn.Module) -> int:
     return sum(int(torch.count_nonzero(p)) for p in model.parameters())
 
 
-def partition(v: torch.Tensor, eps: float, scaled: bool = False) -> list[np.ndarray]:
-    """Blocks (sorted index arrays, ordered by first member) of the rows of v, joined when within eps.
-
-    Plain: ||v_j - v_k||_1 <= eps. Scaled: min(n_j, n_k) * ||v_j/n_j - v_k/n_k||_1 <= eps, n = ||v||_1
-    (rows must be nonzero). Then the transitive closure.
-    """
-    x = v.detach().double()
-    n = x.abs().sum(1)
-    if scaled:
-        x = x / n[:, None]
-    dist = torch.cdist(x, x, p=1)
-    low = torch.minimum(n[:, None], n[None, :])
-    if scaled:
-        dist = dist * low
-    adj = (dist <= eps + 4 * torch.finfo(v.dtype).eps * low).numpy()
-    return _components(adj)
-
-
-def _components(adj: np.ndarray) -> list[np.ndarray]:
-    """Connected components of a symmetric boolean adjacency matrix, by breadth-first search."""
-    label = np.full(len(adj), -1)
-    blocks = []
-    for s in range(len(adj)):
-        if label[s] >= 0:
-            continue
-        label[s] = len(blocks)
-        frontier = np.array([s])
-        while frontier.size:
-            frontier = np.flatnonzero(adj[frontier].any(0) & (label < 0))
-            label[frontier] = len(blocks)
-        blocks.append(np.flatnonzero(label == len(blocks)))
-    return blocks
-
-
-def _clean(w_in: torch.Tensor, b_in: torch.Tensor | None, w_out: torch.Tensor, b_out: torch.Tensor | None,
-           act: Act) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Indices of the neurons to keep (dead ones dropped, constant ones folded) and the new next bias."""
-    keep = w_out.abs().sum(0) > 0
-    const = keep & (w_in.abs().sum(1) == 0)
-    if const.any():
-        c = act(b_in[const] if b_in is not None else w_in.new_zeros(int(const.sum())))
-        if b_out is not None:
-            b_out = b_out + w_out[:, const] @ c
-            keep &= ~const
-        elif not c.any():
-            keep &= ~const
-    return keep.nonzero().flatten(), b_out
-
-
-def lump_backward(w_in: torch.Tensor, b_in: torch.Tensor | None, w_out: torch.Tensor, b_out: torch.Tensor | None,
-                  act: Act, eps: float, scaled: bool) -> LayerTensors:
-    """Merge one hidden layer by its incoming weights (BDE-like): mean row, columns summed (times lambda)."""
-    idx, b_out = _clean(w_in, b_in, w_out, b_out, act)
-    w_in, w_out = w_in[idx], w_out[:, idx]
-    b_in = b_in[idx] if b_in is not None else None
-    v = w_in if b_in is None else torch.cat([w_in, b_in[:, None]], 1)
-    blocks = partition(v, eps, scaled)
-    rows, cols = [], []
-    for blk in blocks:
-        blk = torch.as_tensor(blk)
-        rep = v[blk].mean(0)
-        lam = v[blk].abs().sum(1) / rep.abs().sum() if scaled else torch.ones(len(blk), dtype=v.dtype)
-        rows.append(rep)
-        cols.append(w_out[:, blk] @ lam)
-    rows = torch.stack(rows) if rows else v[:0]
-    cols = torch.stack(cols, 1) if cols else w_out[:, :0]
-    d = w_in.shape[1]
-    return rows[:, :d].contiguous(), (rows[:, d].contiguous() if b_in is not None else None), cols, b_out
-
-
 def lump_forward(w_in: torch.Tensor, b_in: torch.Tensor | None, w_out: torch.Tensor, b_out: torch.Tensor | None,
                  act: Act, eps: float, scaled: bool) -> LayerTensors:
     """Merge one hidden layer by its outgoing weights (FDE-like): mean column, rows and biases summed."""
-    idx, b_out = _clean(w_in, b_in, w_out, b_out, act)
+    idx, b_out = clean(w_in, b_in, w_out, b_out, act)
     w_in, w_out = w_in[idx], w_out[:, idx]
     b_in = b_in[idx] if b_in is not None else None
     blocks = partition(w_out.T, eps, scaled)
@@ -223,19 +151,6 @@ def lump(model: nn.Sequential, eps: float, *, scaled: bool = True, mode: str = "
     if inputs is not None:
         report.max_abs_dev = float((model(inputs) - lumped(inputs)).abs().max())
     return lumped, report
-
-
-@torch.no_grad()
-def lump_mlp_weights(fc_w: torch.Tensor, out_w: torch.Tensor, eps: float,
-                     scaled: bool = True) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Backward lumping of one bias-free ReLU MLP: fc_w (h, d), out_w (d, h) -> (h', d), (d, h'), h - h'.
-
-    Dead neurons (zero row: ReLU(0) = 0, or zero column) are removed. The merged incoming row is the
-    block mean, so by convexity its ReLU activation stays within the members' range (the hidden
-    activation's quantization scale stays valid); the outgoing columns are summed (times lambda).
-    """
-    fc, _, out, _ = lump_backward(fc_w.detach(), None, out_w.detach(), None, torch.relu, eps, scaled)
-    return fc, out, fc_w.shape[0] - fc.shape[0]
 
 
 def _prune_counts(model: nn.Sequential, n_params: int) -> int:

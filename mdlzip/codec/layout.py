@@ -1,0 +1,42 @@
+"""How the input is cut for coding: chunks of the model's context, streams of chunks, lanes.
+
+- A **chunk** is `block` consecutive bytes (the last may be shorter): the transformer's context
+  restarts at every chunk, so each chunk is one independent row of the model.
+- The pure two-part code (NEURAL) range-codes `STREAM_GROUP` chunks per **stream**.
+- The mixed coder (MIXED) deals the chunks in contiguous runs to **lanes** that advance in
+  lockstep (`lane_layout`); `chunk_rows` gives the model's batches, chunk k of every lane.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+STREAM_GROUP = 64  # chunks per range-coded stream of the NEURAL method (stored in its config)
+
+
+def chunk_lengths(n_bytes: int, block: int) -> np.ndarray:
+    """Lengths of the chunks of an input of n_bytes: all `block` but possibly the last."""
+    return np.minimum(block, n_bytes - block * np.arange(-(-n_bytes // block)))
+
+
+def split_chunks(data: bytes | np.ndarray, block: int, pad: int = 0) -> np.ndarray:
+    """Bytes -> (N, block) int64 chunks, the last padded with `pad`."""
+    arr = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray)) else data
+    padded = np.full(-(-len(arr) // block) * block, pad, dtype=np.int64)
+    padded[:len(arr)] = arr
+    return padded.reshape(-1, block)
+
+
+def stream_slices(n_bytes: int, block: int, group: int) -> Iterator[tuple[int, int]]:
+    """(first byte, end byte) of each NEURAL stream."""
+    span = block * group
+    for start in range(0, n_bytes, span):
+        yield start, min(n_bytes, start + span)
+
+
+def chunk_rows(lane_start: np.ndarray, lane_len: np.ndarray, block: int):
+    """For each chunk row k: (lanes that have a chunk k, their chunk starts, their chunk lengths)."""
+    for k in range(-(-int(lane_len.max()) // block)):
+        lanes = np.flatnonzero(lane_len > k * block)
+        yield lanes, lane_start[lanes] + k * block, np.minimum(block, lane_len[lanes] - k * block)

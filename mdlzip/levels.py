@@ -1,0 +1,99 @@
+"""Compression levels -1 ... -9: what each level means, and the plan it makes for one input.
+
+A `Level` says what a level asks for; `settings(level, n_bytes)` turns it into the `Plan` for an
+input of that size (as python-zstandard's `ZstdCompressionParameters.from_level`): the
+transformer (narrowed for small inputs), its training, the adaptive statistics, the lanes of the
+mixed coder, and whether the level trains a model at that size at all. No torch here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from .codec.layout import STREAM_GROUP
+from .codec.mixer import MixParams
+from .errors import OptionError
+from .models.stored import ByteGPTConfig, param_count
+from .training.config import TrainConfig
+
+DEFAULT_LEVEL = 6
+DEFAULT_LANES = 1024  # lanes of the mixed coder: the decoder's batch, and so its speed
+# The smallest input on which levels 1-6 train the transformer for mixed coding; below it only the
+# adaptive statistics (cm) code the data. At level 6 on dickens (1 MiB) the model's weights cost
+# 48,265 bytes and saved 6,911 bytes of data (README, "Mixing"); nobody has measured 16 MiB yet.
+MODEL_MIN_BYTES = 1 << 24
+
+
+@dataclass(frozen=True)
+class Level:
+    n_layer: int  # transformer blocks
+    n_embd: int  # widest residual stream (narrowed in steps of 4 * n_head for small inputs)
+    block_size: int  # context length: bytes per chunk (never more than the input)
+    epochs: float  # passes over the input
+    sparsity: float  # magnitude pruning: fraction of each matrix pruned
+    params_per_byte: float  # the dense parameter count is kept below this times the input size
+    n_head: int = 4  # attention heads
+    weight_bits: int = 5  # bits per weight code
+    regularizer: str = "magnitude"  # sparsity method (training/regularizers.py)
+    alpha_bits: float = 10.0  # penalty strength in data bits per weight: alpha = alpha_bits * ln 2 / input bytes
+    model_min_bytes: int = MODEL_MIN_BYTES  # the smallest input on which the level trains a model for mixing
+
+
+LEVELS: dict[int, Level] = {
+    1: Level(n_layer=1, n_embd=32, block_size=64, epochs=1.0, sparsity=0.5, params_per_byte=0.1),
+    2: Level(n_layer=1, n_embd=32, block_size=128, epochs=2.0, sparsity=0.5, params_per_byte=0.15),
+    3: Level(n_layer=2, n_embd=32, block_size=128, epochs=3.0, sparsity=0.5, params_per_byte=0.2),
+    4: Level(n_layer=2, n_embd=64, block_size=128, epochs=3.0, sparsity=0.5, params_per_byte=0.25),
+    5: Level(n_layer=2, n_embd=64, block_size=128, epochs=5.0, sparsity=0.5, params_per_byte=0.25),
+    6: Level(n_layer=2, n_embd=64, block_size=128, epochs=8.0, sparsity=0.5, params_per_byte=0.25,
+             regularizer="rl1", alpha_bits=30.0),  # measured: docs/regularizers.md
+    7: Level(n_layer=2, n_embd=96, block_size=128, epochs=10.0, sparsity=0.5, params_per_byte=0.3,
+             model_min_bytes=0),
+    8: Level(n_layer=3, n_embd=128, block_size=256, epochs=10.0, sparsity=0.5, params_per_byte=0.35,
+             model_min_bytes=0),
+    9: Level(n_layer=4, n_embd=128, block_size=256, epochs=16.0, sparsity=0.5, params_per_byte=0.4,
+             model_min_bytes=0),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the pipeline needs to code one input at one level."""
+
+    level: int
+    model: ByteGPTConfig  # the transformer, narrowed so that storing it stays in proportion to the input
+    train: TrainConfig  # its training (the level's regularizer and alpha, and the caller's overrides)
+    mixer: MixParams  # the adaptive statistics, tables no larger than the input can fill
+    lanes: int  # lanes of the mixed coder (cm codes in one lane: nothing to batch without a model)
+    stream_group: int  # chunks per range-coded stream of the pure two-part code
+    trains_model: bool  # whether the level trains the transformer (for mixing) on an input of this size
+
+    @property
+    def block(self) -> int:
+        """Chunk length: the model's context, recorded by every model method."""
+        return self.model.block_size
+
+
+def check_level(level: int) -> int:
+    if type(level) is not int or level not in LEVELS:
+        raise OptionError(f"level must be an integer from {min(LEVELS)} to {max(LEVELS)}, not {level!r}")
+    return level
+
+
+def settings(level: int, n_bytes: int, **train_overrides) -> Plan:
+    """The plan for `level` on an input of `n_bytes` bytes; `train_overrides` are TrainConfig fields.
+
+    The model narrows (in steps of 4 * n_head) for small inputs, so that what it costs to store
+    stays in proportion to what it can save; the step count follows from the input size.
+    """
+    p = LEVELS[check_level(level)]
+    cfg = ByteGPTConfig(block_size=max(1, min(p.block_size, n_bytes)), n_layer=p.n_layer, n_head=p.n_head,
+                        n_embd=p.n_embd, weight_bits=p.weight_bits)
+    step = 4 * p.n_head
+    while cfg.n_embd > step and param_count(cfg) > p.params_per_byte * n_bytes:
+        cfg = replace(cfg, n_embd=cfg.n_embd - step)
+    alpha = p.alpha_bits * math.log(2) / max(1, n_bytes)
+    train = TrainConfig(**{"epochs": p.epochs, "sparsity": p.sparsity, "regularizer": p.regularizer, "alpha": alpha,
+                           **train_overrides})
+    return Plan(level, cfg, train, MixParams.for_size(n_bytes), DEFAULT_LANES, STREAM_GROUP,
+                n_bytes >= p.model_min_bytes)

@@ -1,0 +1,101 @@
+"""The model methods: bytes -> train -> prune -> [lump] -> quantize -> code -> sections, and back.
+
+Three codings share the CONFIG/WEIGHTS/DATA sections (FORMAT.md §3-4):
+- CM: the adaptive statistics alone, no stored model (codec/mixer.py). Levels 1-6 write it for
+  inputs below 16 MiB, where a stored model has been measured to cost more than it saves;
+- MIXED: the transformer mixed with those statistics (codec/mixed.py), where a model is trained;
+- NEURAL (`pure`): the seed paper's two-part code, range coding under the transformer alone.
+torch is imported only where a model runs, so CM archives are written and read without it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+from . import runtime, sections
+from .codec import mixer
+from .container import Method, Section
+from .levels import Plan
+
+Sections = list[tuple[Section, bytes]]
+
+
+@dataclass
+class Encoded:
+    """The candidate archives' sections of one input, and what it took to make them."""
+
+    candidates: dict[Method, Sections]  # NEURAL alone, or MIXED and CM, or CM alone
+    trained: object | None  # training.train.Trained when a model was trained
+    train_seconds: float
+    code_seconds: float
+    device: str  # where the model ran ("cpu" when none did: cm runs on the CPU)
+    alpha_sweep: list | None = None  # alpha="auto": the measured candidates
+
+
+def _cm_data(data: bytes, plan: Plan) -> bytes:
+    return mixer.encode_adaptive(data, 1, plan.mixer, plan.block) if data else b""
+
+
+def cm_sections(data: bytes, plan: Plan) -> Sections:
+    """The CM archive: adaptive statistics alone, one lane (nothing to batch without a model)."""
+    return [(Section.CONFIG, sections.mix_config(plan.block, 1, plan.mixer)), (Section.DATA, _cm_data(data, plan))]
+
+
+def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: float | None = None,
+           alpha_auto: bool = False, device: str = "auto", threads: int | None = None,
+           progress: bool = False) -> Encoded:
+    """Code `data` by `plan`: NEURAL with `pure`; else CM, and MIXED if `with_model`."""
+    if not pure and not with_model:
+        t0 = time.perf_counter()
+        return Encoded({Method.CM: cm_sections(data, plan)}, None, 0.0, time.perf_counter() - t0, "cpu")
+    with runtime.torch_threads(threads):
+        return _encode_with_model(data, plan, pure, lump_eps, alpha_auto, runtime.resolve_device(device), progress)
+
+
+def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | None, alpha_auto: bool, device,
+                       progress: bool) -> Encoded:
+    from .codec import arith, mixed
+    from .models.exact import ExactByteGPT
+    from .training.alpha import choose_alpha
+    from .training.train import train_quantized
+
+    t0 = time.perf_counter()
+    train_cfg, sweep = plan.train, None
+    if alpha_auto and data:
+        best, sweep = choose_alpha(data, plan.model, train_cfg, device=device)
+        train_cfg = replace(train_cfg, alpha=best)
+    trained = train_quantized(data, plan.model, train_cfg, device, progress, lump_eps)
+    qm = trained.qm
+    t1 = time.perf_counter()
+    exact, weights = ExactByteGPT(qm, device), sections.weights_section(qm)
+    if pure:
+        coded = arith.encode(exact, data, plan.stream_group, progress)
+        candidates = {Method.NEURAL: [(Section.CONFIG, sections.neural_config(qm.cfg, plan.stream_group)),
+                                      (Section.WEIGHTS, weights), (Section.DATA, coded)]}
+    else:
+        coded = mixed.encode(exact, data, plan.block, plan.lanes, plan.mixer, progress)
+        candidates = {Method.MIXED: [(Section.CONFIG, sections.mix_config(plan.block, plan.lanes, plan.mixer, qm.cfg)),
+                                     (Section.WEIGHTS, weights), (Section.DATA, coded)],
+                      Method.CM: cm_sections(data, plan)}
+    return Encoded(candidates, trained, t1 - t0, time.perf_counter() - t1, str(device), sweep)
+
+
+def decode(method: Method, parts: dict[Section, bytes], n_bytes: int, *, device: str = "auto",
+           threads: int | None = None, progress: bool = False) -> bytes:
+    """The original bytes of a NEURAL, MIXED or CM archive's sections."""
+    if method == Method.NEURAL:
+        cfg, group = sections.read_neural_config(parts[Section.CONFIG])
+    else:
+        cfg, block, lanes, params = sections.read_mix_config(parts[Section.CONFIG], method == Method.MIXED)
+        sections.check_mix_size(n_bytes, parts[Section.DATA])
+        if cfg is None:
+            return mixer.decode_adaptive(parts[Section.DATA], n_bytes, lanes, params, block) if n_bytes else b""
+    qm = sections.read_weights(cfg, parts[Section.WEIGHTS])
+    with runtime.torch_threads(threads):
+        from .codec import arith, mixed
+        from .models.exact import ExactByteGPT
+
+        model = ExactByteGPT(qm, runtime.resolve_device(device))
+        if method == Method.NEURAL:
+            return arith.decode(model, parts[Section.DATA], n_bytes, group, progress=progress)
+        return mixed.decode(model, parts[Section.DATA], n_bytes, block, lanes, params, progress)

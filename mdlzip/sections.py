@@ -1,0 +1,145 @@
+"""The sections of the model methods (FORMAT.md §3): CONFIG as JSON, WEIGHTS, and their limits.
+
+Writers and readers side by side, so that what is written is what is read. A reader checks every
+value against its cap before anything is allocated from it and raises FormatError on any defect.
+No torch: `info` reads these sections for any archive without loading it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+
+import numpy as np
+
+from .codec.mixer import PROB_ONE, MixParams
+from .codec.weights import decode_tensors, encode_tensors
+from .container import Method, Section
+from .errors import FormatError
+from .models.stored import ByteGPTConfig, QuantizedModel, act_scale_names, param_count, weight_layout
+
+CODER = "range/constriction/categorical-lazy/precision24/float64"  # NEURAL, fixed by format version 1
+MIX_CODER = "mix/binary32/lanes"  # MIXED and CM (codec/mixer.py)
+LIMITS = {"block_size": 8192, "n_layer": 64, "n_head": 64, "n_embd": 2048, "mlp_ratio": 8, "weight_bits": 15}
+MAX_HEAD_SIZE = 512  # n_embd / n_head
+MAX_PARAMS = 1 << 28  # weights of a stored model, dense
+MAX_GROUP = 1 << 16  # chunks per NEURAL stream
+MAX_LANES = 1 << 16
+SCALE_RANGE = (2.0**-40, 2.0**20)  # stored scales outside it could overflow an intermediate
+# A bit costs at least -log2(1 - 1/PROB_ONE) > 1/(PROB_ONE ln 2) bits, so one coded byte of the
+# mixing coder holds fewer than PROB_ONE bytes: a declared size above that is corrupt.
+MAX_EXPANSION = PROB_ONE
+
+
+def _json(obj: dict) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _load(blob: bytes) -> dict:
+    try:
+        raw = json.loads(blob.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FormatError(f"model configuration is corrupt ({exc})") from None
+    if not isinstance(raw, dict):
+        raise FormatError("model configuration is corrupt")
+    return raw
+
+
+def neural_config(cfg: ByteGPTConfig, group: int) -> bytes:
+    """CONFIG of a NEURAL archive: the model, the stream group, the coder."""
+    return _json({"model": cfg.to_dict(), "group": group, "coder": CODER})
+
+
+def mix_config(block: int, lanes: int, params: MixParams, cfg: ByteGPTConfig | None = None) -> bytes:
+    """CONFIG of a MIXED archive (with the model `cfg`) or a CM archive (without)."""
+    head = {"model": cfg.to_dict()} if cfg is not None else {}
+    return _json({**head, "block": block, "lanes": lanes, "mixer": params.to_dict(), "coder": MIX_CODER})
+
+
+def read_model_config(model: object) -> ByteGPTConfig:
+    """Bound-check a stored model configuration before anything is allocated from it."""
+    try:
+        names = {f.name for f in fields(ByteGPTConfig)}
+        hidden = model.pop("mlp_hidden", [])
+        if set(model) != names - {"mlp_hidden"} or not all(type(model[k]) is int for k in model):
+            raise ValueError("bad model fields")
+        if type(hidden) is not list or not all(type(h) is int and h >= 1 for h in hidden):
+            raise ValueError("bad MLP widths")
+        cfg = ByteGPTConfig(**model, mlp_hidden=tuple(hidden))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise FormatError(f"model configuration is corrupt ({exc})") from None
+    for key, cap in LIMITS.items():
+        if not 1 <= getattr(cfg, key) <= cap:
+            raise FormatError(f"model configuration is out of range ({key})")
+    if cfg.n_embd % cfg.n_head or cfg.n_embd // cfg.n_head > MAX_HEAD_SIZE or cfg.weight_bits < 2:
+        raise FormatError("model configuration is inconsistent")
+    if cfg.mlp_hidden and (len(cfg.mlp_hidden) != cfg.n_layer or max(cfg.mlp_hidden) > cfg.mlp_ratio * cfg.n_embd):
+        raise FormatError("model configuration is inconsistent (MLP widths)")
+    if param_count(cfg) > MAX_PARAMS:
+        raise FormatError("model configuration is too large")
+    return cfg
+
+
+def read_neural_config(blob: bytes) -> tuple[ByteGPTConfig, int]:
+    """The NEURAL configuration: model and stream group."""
+    raw = _load(blob)
+    if raw.get("coder") != CODER:
+        raise FormatError(f"unsupported coder {raw.get('coder')!r}")
+    group = raw.get("group")
+    if type(group) is not int or not 1 <= group <= MAX_GROUP:
+        raise FormatError("model configuration is corrupt (stream group)")
+    return read_model_config(raw.get("model")), group
+
+
+def read_mix_config(blob: bytes, with_model: bool) -> tuple[ByteGPTConfig | None, int, int, MixParams]:
+    """The MIXED/CM configuration: model (MIXED only), chunk length, lanes, mixer parameters."""
+    raw = _load(blob)
+    if raw.get("coder") != MIX_CODER:
+        raise FormatError(f"unsupported coder {raw.get('coder')!r}")
+    block, lanes = raw.get("block"), raw.get("lanes")
+    if type(block) is not int or not 1 <= block <= LIMITS["block_size"] or type(lanes) is not int \
+            or not 1 <= lanes <= MAX_LANES:
+        raise FormatError("coder configuration is corrupt (block or lanes)")
+    try:
+        params = MixParams.from_dict(raw.get("mixer"))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise FormatError(f"coder configuration is corrupt ({exc})") from None
+    cfg = read_model_config(raw.get("model")) if with_model else None
+    if cfg is not None and cfg.block_size != block:
+        raise FormatError("coder configuration is inconsistent (block)")
+    return cfg, block, lanes, params
+
+
+def check_mix_size(n_bytes: int, data: bytes) -> None:
+    """A MIXED/CM archive's declared size must fit what its coded data can hold."""
+    if n_bytes > MAX_EXPANSION * len(data) + 1024:
+        raise FormatError("coded data is too short for the original size")
+
+
+def weights_section(qm: QuantizedModel) -> bytes:
+    """WEIGHTS: the float32 scales (weights, then activations), then the coded integer weights."""
+    scales = np.array(list(qm.weight_scales.values()) + list(qm.act_scales.values()), dtype="<f4")
+    return scales.tobytes() + encode_tensors(list(qm.codes.values()), qm.cfg.weight_qmax)
+
+
+def read_weights(cfg: ByteGPTConfig, weights: bytes) -> QuantizedModel:
+    shapes, act_names = weight_layout(cfg), act_scale_names(cfg)
+    n_scales = len(shapes) + len(act_names)
+    if len(weights) < 4 * n_scales:
+        raise FormatError("weights section is truncated")
+    scales = np.frombuffer(weights, dtype="<f4", count=n_scales).astype(float)
+    if not np.all((scales >= SCALE_RANGE[0]) & (scales <= SCALE_RANGE[1])):
+        raise FormatError("weights section is corrupt (scales out of range)")
+    codes = decode_tensors(weights[4 * n_scales:], list(shapes.values()), cfg.weight_qmax)
+    return QuantizedModel(cfg, dict(zip(shapes, codes)), dict(zip(shapes, scales[:len(shapes)].tolist())),
+                          dict(zip(act_names, scales[len(shapes):].tolist())))
+
+
+def read_model(method: Method, sections: dict[Section, bytes]) -> QuantizedModel | None:
+    """The stored model of a NEURAL or MIXED archive (None for CM)."""
+    if method == Method.CM:
+        return None
+    if method == Method.NEURAL:
+        cfg = read_neural_config(sections[Section.CONFIG])[0]
+    else:
+        cfg = read_mix_config(sections[Section.CONFIG], True)[0]
+    return read_weights(cfg, sections[Section.WEIGHTS])

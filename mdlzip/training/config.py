@@ -1,0 +1,68 @@
+"""The training knobs, named and checked (no torch: the levels build this before any model runs)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import OptionError
+
+REGULARIZERS = ("none", "magnitude", "drr", "rl1", "pmmp")  # sparsity methods (training/regularizers.py)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: float = 8.0  # passes over the input
+    min_steps: int = 50  # the step count is at least this ...
+    max_steps: int = 100_000  # ... and at most this, whatever the input size
+    batch_size: int = 16  # chunks per step
+    lr: float = 1e-2  # peak learning rate of AdamW
+    betas: tuple[float, float] = (0.9, 0.95)  # AdamW moment decays
+    grad_clip: float = 1.0  # gradient norm clipped to this before each step
+    warmup_frac: float = 0.05  # fraction of the steps of linear warm-up
+    min_lr_frac: float = 0.1  # the cosine decay ends at this fraction of lr
+    regularizer: str = "rl1"  # one of REGULARIZERS (rl1: smallest archives measured)
+    alpha: float = 1e-4  # penalty strength, nats of mean training loss per unit of penalty per weight
+    # (mdlzip.levels.settings sets it to alpha_bits * ln 2 / input bytes)
+    beta: float = 5.0  # DRR sharpness: penalty 1 - exp(-beta |w|)
+    tolerance: float = 0.02  # TAMADE: relative increase of the sample loss allowed by pruning
+    tamade_relative: bool = False  # TAMADE threshold relative to each matrix's max |w| (paper: global)
+    tamade_chunks: int = 64  # chunks of the input on which TAMADE measures the loss
+    rgp: bool = True  # Random Gradient Pruning before and after pruning
+    prelude_frac: float = 0.1  # fraction of the steps before the regularized phase
+    finetune_frac: float = 0.4  # fraction of the steps after pruning, with the masks fixed
+    sparsity: float = 0.5  # magnitude: fraction of each weight matrix pruned to zero
+    seed: int = 0  # of the one generator behind every random choice of the training
+
+    def __post_init__(self):
+        def need(ok: bool, name: str, what: str) -> None:
+            if not ok:
+                raise OptionError(f"{name} must be {what}, not {getattr(self, name)!r}")
+
+        real = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        count = lambda v: type(v) is int
+        need(self.regularizer in REGULARIZERS, "regularizer", "one of " + ", ".join(REGULARIZERS))
+        need(real(self.epochs) and self.epochs > 0, "epochs", "a number > 0")
+        need(count(self.min_steps) and self.min_steps >= 1, "min_steps", "an integer >= 1")
+        need(count(self.max_steps) and self.max_steps >= self.min_steps, "max_steps", "an integer >= min_steps")
+        need(count(self.batch_size) and self.batch_size >= 1, "batch_size", "an integer >= 1")
+        need(count(self.tamade_chunks) and self.tamade_chunks >= 1, "tamade_chunks", "an integer >= 1")
+        need(count(self.seed) and self.seed >= 0, "seed", "an integer >= 0")
+        need(real(self.lr) and self.lr > 0, "lr", "a number > 0")
+        need(len(self.betas) == 2 and all(real(b) and 0 <= b < 1 for b in self.betas), "betas", "two numbers in [0, 1)")
+        need(real(self.grad_clip) and self.grad_clip > 0, "grad_clip", "a number > 0")
+        need(real(self.alpha) and self.alpha >= 0, "alpha", "a number >= 0")
+        need(real(self.beta) and self.beta > 0, "beta", "a number > 0")
+        need(real(self.tolerance) and self.tolerance >= 0, "tolerance", "a number >= 0")
+        for name in ("warmup_frac", "min_lr_frac", "prelude_frac", "finetune_frac"):
+            need(real(getattr(self, name)) and 0 <= getattr(self, name) <= 1, name, "a number in [0, 1]")
+        need(self.prelude_frac + self.finetune_frac <= 1, "finetune_frac", "at most 1 - prelude_frac")
+        need(real(self.sparsity) and 0 <= self.sparsity < 1, "sparsity", "a number in [0, 1)")
+
+    def num_steps(self, n_chunks: int) -> int:
+        steps = math.ceil(self.epochs * n_chunks / self.batch_size)
+        return max(self.min_steps, min(self.max_steps, steps))
+
+    def phases(self, total: int) -> tuple[int, int]:
+        """(first regularized step, pruning step) for `total` steps; pruning at `total` means after the last."""
+        prune = total - round(self.finetune_frac * total)
+        return min(prune, round(self.prelude_frac * total)), prune
