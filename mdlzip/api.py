@@ -114,8 +114,8 @@ def _info(archive: container.Archive, archive_bytes: int) -> ArchiveInfo:
 
 
 def _no_model_reason(level: int) -> str:
-    return (f"none trained: below {LEVELS[level].model_min_bytes >> 20} MiB at level {level} a stored model costs "
-            f"more than it saves (measured); --model or -7 ... -9 train one")
+    return (f"none trained: below {LEVELS[level].model_min_bytes >> 20} MiB at level {level} a model costs more "
+            f"than it saves; --model or -7...-9 train one")
 
 
 def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> tuple[bytes, Report]:
