@@ -171,7 +171,6 @@ MODEL = _options(
     click.option("--prelude", "prelude_frac", type=click.FloatRange(0, 1), help="Fraction of the steps before regularizing."),
     click.option("--finetune", "finetune_frac", type=click.FloatRange(0, 1), help="Fraction of the steps after pruning."),
     click.option("--lump-eps", type=click.FloatRange(min=0), help="Lump MLP neurons equal within this L1 tolerance."))
-MODEL_HELP = "A model option trains a model where the level would not (as --model does)."
 LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, hidden=2 <= n <= 8,
                                  **({"default": True} if n == DEFAULT_LEVEL else {}),
                                  help={1: f"Fastest: the smallest model (-1 ... -9; default -{DEFAULT_LEVEL}).",

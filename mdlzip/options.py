@@ -16,6 +16,7 @@ from .training.config import TrainConfig
 
 # The training options a user may set (fields of TrainConfig); each asks for a trained model.
 TRAIN_KEYS = ("regularizer", "alpha", "beta", "tolerance", "prelude_frac", "finetune_frac")
+LEVEL_WORDS = ("preset", "compresslevel")
 
 
 def _flag(name: str, value, none_ok: bool = False) -> None:
@@ -33,7 +34,10 @@ def _from_keywords(cls, call: str, keywords: dict, misplaced: frozenset = frozen
         if key in misplaced:
             raise OptionError(f"{call}: {key!r} is a compression option, not one for decompressing")
         close = difflib.get_close_matches(key, names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f"; options: {', '.join(names)}"
+        if key in LEVEL_WORDS:  # lzma's and zlib's names for what mdlzip calls the level
+            hint = " (the level is the argument after the data: compress(data, 9))"
+        else:
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; options: {', '.join(names)}"
         raise UnknownOptionError(f"{call}: unknown option {key!r}{hint}")
     return cls(**keywords)
 

@@ -25,6 +25,8 @@ def test_unknown_option_is_an_error_at_the_call(bad):
 def test_a_typo_gets_a_suggestion():
     with pytest.raises(UnknownOptionError, match="did you mean 'regularizer'"):
         mdlzip.compress(DATA, regularizr="drr")
+    with pytest.raises(UnknownOptionError, match="the level is the argument after the data"):
+        mdlzip.compress(DATA, preset=9)
 
 
 @pytest.mark.parametrize("level", [0, 10, "6", 6.0, True, None])
