@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from .codec.cm_params import MixParams
 from .codec.layout import STREAM_GROUP
-from .codec.mixer import MixParams
 from .errors import OptionError
 from .models.stored import ByteGPTConfig, param_count
 from .training.config import TrainConfig

@@ -5,7 +5,8 @@ Three codings share the CONFIG/WEIGHTS/DATA sections (FORMAT.md §3-4):
   inputs below 16 MiB, where a stored model has been measured to cost more than it saves;
 - MIXED: the transformer mixed with those statistics (codec/mixed.py), where a model is trained;
 - NEURAL (`pure`): the seed paper's two-part code, range coding under the transformer alone.
-torch is imported only where a model runs, so CM archives are written and read without it.
+torch is imported only where a model runs, so CM archives are written and read without it, and
+numba (the cm kernel) only where bytes are coded, so `info` loads neither.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import time
 from dataclasses import dataclass, replace
 
 from . import runtime, sections
-from .codec import mixer
 from .container import Method, Section
 from .levels import Plan
 
@@ -33,6 +33,8 @@ class Encoded:
 
 
 def _cm_data(data: bytes, plan: Plan) -> bytes:
+    from .codec import mixer
+
     return mixer.encode_adaptive(data, 1, plan.mixer, plan.block) if data else b""
 
 
@@ -89,6 +91,8 @@ def decode(method: Method, parts: dict[Section, bytes], n_bytes: int, *, device:
         cfg, block, lanes, params = sections.read_mix_config(parts[Section.CONFIG], method == Method.MIXED)
         sections.check_mix_size(n_bytes, parts[Section.DATA])
         if cfg is None:
+            from .codec import mixer
+
             return mixer.decode_adaptive(parts[Section.DATA], n_bytes, lanes, params, block) if n_bytes else b""
     qm = sections.read_weights(cfg, parts[Section.WEIGHTS])
     with runtime.torch_threads(threads):

@@ -11,11 +11,17 @@ from dataclasses import fields
 
 import numpy as np
 
-from .codec.mixer import PROB_ONE, MixParams
+from .codec.cm_params import PROB_ONE, MixParams
 from .codec.weights import decode_tensors, encode_tensors
 from .container import Method, Section
 from .errors import FormatError
-from .models.stored import ByteGPTConfig, QuantizedModel, act_scale_names, param_count, weight_layout
+from .models.stored import (
+    ByteGPTConfig,
+    QuantizedModel,
+    act_scale_names,
+    param_count,
+    weight_layout,
+)
 
 CODER = "range/constriction/categorical-lazy/precision24/float64"  # NEURAL, fixed by format version 1
 MIX_CODER = "mix/binary32/lanes"  # MIXED and CM (codec/mixer.py)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from mdlzip.training.alpha import measure
 from mdlzip.classical import xz_size
 from mdlzip.levels import settings
+from mdlzip.training.alpha import measure
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SWEEP_FILE = "silesia/dickens_off0_len1048576"

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mdlzip.codec.cm_params import MixParams
+from mdlzip.codec.layout import lane_layout
 from mdlzip.codec.mixer import (
     MixEncoder,
-    MixParams,
     decode_adaptive,
     encode_adaptive,
-    lane_layout,
 )
 
 CORPORA = Path(os.environ.get("MDLZIP_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "corpora"))

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from mdlzip.lab.synthetic import markov_source
 from mdlzip.models.exact import chunk_inputs, quantize
 from mdlzip.models.transformer import ByteGPT, ByteGPTConfig
-from mdlzip.lab.synthetic import markov_source
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = Path(os.environ.get("MDLZIP_CORPORA", ROOT.parent / "shared" / "corpora"))

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 import mdlzip.lab.bench
+from mdlzip.cli import main
 from mdlzip.lab.bench import (
     BASELINES,
     Baseline,
@@ -16,7 +17,6 @@ from mdlzip.lab.bench import (
     format_table,
     run_bench,
 )
-from mdlzip.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from mdlzip.codec.cm_kernel import SQUASH_KNOTS
+from mdlzip.codec.cm_params import MixParams
+from mdlzip.codec.layout import lane_layout
 from mdlzip.codec.mixer import (
     MixDecoder,
     MixEncoder,
-    MixParams,
     decode_adaptive,
     encode_adaptive,
-    lane_layout,
 )
 
 SMALL = MixParams(hash_bits=16, match_bits=12)
@@ -158,7 +158,8 @@ def test_wrong_lanes_rejected():
 def test_pure_python_semantics_equal_jit():
     """The kernels run as plain Python (NUMBA_DISABLE_JIT) give the same stream as compiled."""
     data = _text(300)
-    code = ("import sys; from mdlzip.codec.mixer import MixParams, encode_adaptive; "
+    code = ("import sys; from mdlzip.codec.cm_params import MixParams; "
+            "from mdlzip.codec.mixer import encode_adaptive; "
             "sys.stdout.write(encode_adaptive(sys.stdin.buffer.read(), 2, "
             "MixParams(hash_bits=16, match_bits=12), block=3).hex())")
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")

@@ -53,16 +53,17 @@ def python(code: str) -> str:
 
 
 NO_TORCH = "import sys; assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:3]"
+NO_NUMBA = "\nassert 'numba' not in sys.modules  # info reads the sections; the kernel loads only to code"
 
 
-def test_import_version_and_list_do_not_load_torch(tmp_path):
+def test_import_version_and_list_load_neither_torch_nor_numba(tmp_path):
     archive = tmp_path / "a.mdlz"
     archive.write_bytes((ROOT / "tests" / "golden" / "mixed_l1.mdlz").read_bytes())
-    python(f"import mdlzip, mdlzip.cli; {NO_TORCH}")
+    python(f"import mdlzip, mdlzip.cli; {NO_TORCH}{NO_NUMBA}")
     for args in (["--version"], ["-l", str(archive)], ["info", "-v", str(archive)]):
         python("import sys; from mdlzip.cli import main\n"
                f"try:\n    main({args!r})\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
-               f"{NO_TORCH}")
+               f"{NO_TORCH}{NO_NUMBA}")
 
 
 def test_cm_and_classical_archives_are_made_and_read_without_torch():

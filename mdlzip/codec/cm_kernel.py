@@ -1,53 +1,198 @@
-"""Numba kernels of the context-mixing coder: models, mixer, APMs and a binary arithmetic coder.
+"""Numba kernels of the context-mixing coder: models, mixers, APMs and a binary arithmetic coder.
 
-One function, `code_byte`, both encodes and decodes (`mode` 0 / 1), so the two sides run the same
-model code. Every quantity that decides a coded bit is an integer in a fixed-size table; the squash
-and stretch tables come from 33 integer knots, so any machine computes identical bits.
+One function, `code_byte`, both encodes and decodes (`mode` COMPRESS / DECOMPRESS), so the two
+sides run the same model code. Every quantity that decides a coded bit is an integer in a
+fixed-size table; the squash and stretch tables come from 33 integer knots, so any machine computes
+identical bits. FORMAT.md section 4 specifies the same computation in prose.
+
+A byte is coded as 8 binary decisions, most significant bit first. Per bit, in this order:
+    inputs    `_select_buckets` (at bits 0 and 4), `_counter_inputs`, `_match_input`,
+              `_transformer_p`: the stretched predictions of a bias, order-0/1 counters, the hashed
+              contexts, the match model and the transformer
+    predict   `_mixer_rows`, `_mix`: four mixers and a final mixer over them; `_refine`: three
+              APMs and a fixed blend
+    code      `_code_bit`: the binary arithmetic coder
+    learn     `_learn_counters`, `_learn_mixers`, `_train_apm`: everything that took part moves
+              toward the bit
+and once per byte `_byte_contexts` / `_context_hashes` / `_find_match` before and `_end_byte` after.
+Speed: every helper is `inline="always"` (inlined in numba IR: as calls, the per-bit ones cost
+about a third of the speed and the per-byte ones another ~20 %, measured on 1 MiB of dickens) and
+takes arrays, not the State: `code_byte` takes the arrays out of the State once per byte (each
+take costs a reference count).
 
 The arithmetic coder is a carry-less 32-bit binary coder (an interval [x1, x2] narrowed by a 12-bit
 probability per bit, leading bytes shifted out once x1 and x2 agree), written here because the
 project's range coder (constriction) has no per-bit API callable from numba code.
 
-State is one tuple of numpy arrays (`State` in mixer.py builds it):
-    data, known   the n file bytes as far as coded, and which of them are known to both sides
-    lane_tab      (L, 9) int64 per lane: start, length, bytes done, word hash, previous word hash,
-                  match pointer, match length, current line start, previous line start (-1: none)
-    ht            hashed context slots (uint32): 16-slot buckets, slot 0 a check, 1..15 a nibble tree
-    t0, t1        direct order-0 (256) and order-1 (65536) counters
-    mtab          match table, 2 int32 positions per hash bucket (newest first)
-    msm           match strength counters (64)
-    wa, wb, wc    mixer weights (int32), selected by the partial byte / by match state, context hits
-                  and bit position / by the previous byte
-    apm1, apm2    APM tables (uint16, 33 knots per context): order 0 and order 1
-    regs          coder registers: x1, x2, x (decoder), output position, input position
-    out, blob     encoder output buffer / decoder input
-    cfg           parameters (see CFG_* below); orders the hashed context kinds
-    cum, hsh, base, x  scratch: transformer cumulative frequencies, context hashes, bucket bases,
-                  mixer inputs
-    apm3          APM table for the order-2 context (8 hashed bits) with the partial byte
-    wf, xf        final mixer weights (256, 4) over the four mixers' outputs, selected by the
-                  partial byte, and its scratch inputs
-    wd            weights of a fourth mixer, selected by the byte before the previous one
 A counter is a uint32: a 22-bit probability of a 1 above a 10-bit count that sets its rate.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from .cm_params import COLUMN, PROB_ONE, WORD, WORD_PAIR
+
 M32 = 0xFFFFFFFF
+
+# code_byte modes
+COMPRESS = 0    # the symbol is given and its bits are written to `out`
+DECOMPRESS = 1  # the bits are read from `blob` and the symbol is returned
+
+# Columns of State.lane_tab (one row per lane)
+LANE_START = 0       # the lane's first byte in the file
+LANE_LEN = 1         # the lane's length in bytes
+LANE_DONE = 2        # bytes of the lane coded so far
+LANE_WORD = 3        # hash of the word being read (0: not in a word)
+LANE_PREV_WORD = 4   # hash of the last complete word
+LANE_MATCH_PTR = 5   # position of the byte the match predicts next
+LANE_MATCH_LEN = 6   # length of the current match (0: none)
+LANE_LINE = 7        # position where the current line starts
+LANE_PREV_LINE = 8   # position where the previous line starts (-1: none yet)
+N_LANE_COLS = 9
+
+# State.regs: the arithmetic coder's registers
+REG_X1 = 0   # low end of the interval
+REG_X2 = 1   # high end of the interval
+REG_X = 2    # decoder: the 32 code bits under the interval
+REG_OUT = 3  # encoder: next write position in `out`
+REG_IN = 4   # decoder: next read position in `blob`
+N_REGS = 5
+
+# State.cfg: the MixParams as the kernel uses them
+CFG_HASH_MASK, CFG_MATCH_MASK, CFG_MATCH_MIN, CFG_LIMIT, CFG_LR, CFG_APM_RATE = range(6)
+N_CFG = 6
+
+# Probabilities and logits
+PROB_BITS = 12                # probabilities are 12-bit: PROB_ONE == 1 << PROB_BITS
+P_MAX = PROB_ONE - 1          # every coded probability lies in [1, P_MAX]
+LOGIT_MAX = 2047              # mixer outputs are clamped to [-LOGIT_MAX, LOGIT_MAX] (logit * 256)
+SQ_OFFSET = 2048              # squash table index of logit 0
 # round(4096 / (1 + exp(-x / 256))) at x = -2048, -1920, ..., 2048: the knots squash interpolates
 SQUASH_KNOTS = (1, 2, 4, 6, 10, 17, 27, 45, 74, 120, 194, 311, 488, 747, 1102, 1546, 2048,
                 2550, 2994, 3349, 3608, 3785, 3902, 3976, 4022, 4051, 4069, 4079, 4086, 4090, 4092,
                 4094, 4095)
-CFG_HASH_MASK, CFG_MATCH_MASK, CFG_MATCH_MIN, CFG_LIMIT, CFG_LR, CFG_APM_RATE = range(6)
-WORD, WORD_PAIR, COLUMN = 100, 101, 102  # context kinds besides the orders 1..MAX_ORDER
-MAX_ORDER = 32
-N_FIXED = 5  # mixer inputs besides the hashed contexts: bias, order 0, order 1, match, transformer
-PER_CONTEXT = 2  # mixer inputs per hashed context: stretch(p) and a count-scaled one
-COUNTER_INIT = 1 << 31  # probability 1/2, count 0
-MAX_MATCH_CHECK = 32
-FINAL_LR = 2  # learning rate of the final mixer over the three mixers' outputs
+
+# Counters
+COUNT_BITS = 10                   # low bits: the number of observations n, capped at `limit`
+COUNT_MASK = (1 << COUNT_BITS) - 1
+P22_MAX = (1 << 22) - 1           # high 22 bits: the probability of a 1
+COUNTER_TO_P = 20                 # counter >> COUNTER_TO_P: its probability in 12 bits
+RATE_BITS = 16                    # rate_table steps are out of 2^RATE_BITS
+COUNTER_INIT = 1 << 31            # probability 1/2, count 0
+MATCH_STRENGTH_LIMIT = COUNT_MASK  # match strength counters are never capped below full precision
+
+# Hashing
+MIX32_MUL = 0x45D9F3B   # multiplier of the 32-bit finalizer _mix32
+PHI32 = 0x9E3779B1      # golden-ratio constant: salt of context kind k is (k + 1) * PHI32; spreads c0
+ROLL_MUL = 0x2F0B4A73   # multiplier of the rolling hashes of the order contexts and of words
+CHECK_SALT = 0x5BD1E995  # salt of a bucket's check from its hash
+MATCH_SALT = 0x7F4A7C15  # salt of the match table hash
+BUCKET_BITS = 4          # a bucket has 1 << BUCKET_BITS slots: a check and a 15-node nibble tree
+BUCKET_SLOTS = 1 << BUCKET_BITS
+CHECK_MASK = 0xFFFF      # a check is 16 bits (stored in slot 0; a counter there is > any check)
+
+# Match model
+MATCH_WAYS = 2            # positions per match table bucket, newest first
+MAX_MATCH_CHECK = 32      # a candidate's match length is verified over at most this many bytes
+MATCH_EXACT = 16          # lengths below this have their own strength bucket ...
+MATCH_STEP_BITS = 3       # ... longer ones share buckets of 8 lengths ...
+MATCH_BUCKETS = 32        # ... up to the last bucket; strength counters: 2 per bucket (expected bit)
+MATCH_LONG = 32           # match state (a mixer selector): 0 none, 1 below MATCH_EXACT, 2 below this, 3
+MATCH_STATES = 4
+MATCH_LEN_MAX = 65535     # a match's length stops growing here
+
+# Mixer inputs, in this order: the bias, order 0, order 1, the nh contexts' stretch(p) (from
+# IN_CONTEXTS), the match, the transformer (IN_CONTEXTS + nh, + nh + 1), the nh contexts'
+# count-scaled stretch(p) (from N_FIXED + nh)
+IN_BIAS, IN_ORDER0, IN_ORDER1, IN_CONTEXTS = 0, 1, 2, 3
+N_FIXED = 5               # mixer inputs besides the hashed contexts
+PER_CONTEXT = 2           # mixer inputs per hashed context: stretch(p) and a count-scaled one
+BIAS = 256                # the bias input
+CONF_CAP = 31             # count-scaled input: stretch(p) * (min(n, CONF_CAP) + 1) >> CONF_SHIFT,
+CONF_SHIFT = 5            # full strength once the slot has seen 31 bits
+FREQ_MAX = 2.0 ** 33      # transformer frequencies are clamped to [0, FREQ_MAX] (NaN counts 0)
+
+# Mixers: weights are 16.16 fixed point int32
+N_MIXERS = 4              # by partial byte, by c1, by c2, by match state/context hits/bit position
+# first row of each mixer's weight sets in State.weights (the last mixer has MATCH_STATES * (nh + 1) * 8)
+MIXER_BASE = (0, 256, 512, 768)
+
+
+def mixer_rows(nh: int) -> int:
+    """Rows of State.weights for nh hashed contexts."""
+    return MIXER_BASE[3] + MATCH_STATES * (nh + 1) * 8
+
+
+DOT_SHIFT = 16            # mixer output: (sum w * x) >> DOT_SHIFT, clamped to +-LOGIT_MAX
+TRAIN_SHIFT = 14          # weight step: (x * err * lr) >> TRAIN_SHIFT, err = (bit << 12) - p
+WEIGHT_MAX = (1 << 24) - 1  # weights are clamped to +-WEIGHT_MAX
+WEIGHT_INIT = 1 << 14     # initial weight (1/4) of every input but the bias (0), and of the final mixer
+FINAL_LR = 2              # learning rate of the final mixer over the four mixers' outputs
+
+# APMs: per context 33 knots (16-bit probabilities) over the stretched input probability
+N_APMS = 3                # by c0; by c1 and c0; by a hash of c2 c1 and c0
+APM_BASE = (0, 256, 256 + 65536)  # first context row of each APM in State.apm
+APM_ROWS = 256 + 2 * 65536
+APM_KNOTS = 33
+APM_STEP_BITS = 7         # knots every 128 of stretch(p) + SQ_OFFSET
+APM_SCALE_BITS = 4        # an APM entry is a 12-bit probability times 16
+APM_TOP = 65535           # APM training target of a 1 (0 for a 0)
+APM2_HASH_BITS = 8        # the order-2 APM's context: 8 hashed bits of the last 2 bytes, then c0
+# Final probability: (BLEND_MIX * mixer + BLEND_APM0 * apm0 + BLEND_APM1 * apm1 + BLEND_APM2 * apm2)
+# / 2^BLEND_SHIFT, rounded
+BLEND_MIX, BLEND_APM0, BLEND_APM1, BLEND_APM2 = 2, 1, 3, 2
+BLEND_SHIFT = 3
+
+# Arithmetic coder and lanes
+TOP_MASK = 0xFF000000     # the leading byte of x1 and x2; shifted out once equal
+OUT_PER_BYTE = 32         # output bytes one coded byte can need, at most (bound)
+OUT_MARGIN = 8            # ... plus this, the free room the encoder keeps before a step
+NEWLINE = 10              # ends a line (the column context)
+COLUMN_CAP = 255          # columns from here on share a context
+NO_ABOVE = 256            # "byte above" when the previous line is too short or absent
+
+
+class State(NamedTuple):
+    """All arrays of one coder (built by mixer._new_state); nh hashed contexts, nin mixer inputs."""
+    # the file
+    data: np.ndarray        # uint8 (n,): the file's bytes as far as coded
+    known: np.ndarray       # uint8 (n,): 1 where data is coded (known to both sides)
+    lane_tab: np.ndarray    # int64 (L, N_LANE_COLS): per lane, the LANE_* columns
+    # counters (uint32, see _update)
+    t0: np.ndarray          # (256,) order 0, by the partial byte c0
+    t1: np.ndarray          # (65536,) order 1, by (c1 << 8) | c0
+    ht: np.ndarray          # (2^hash_bits,) hashed context buckets of BUCKET_SLOTS slots: a check,
+                            # then the nibble tree's 15 counters
+    match_tab: np.ndarray   # int32 (MATCH_WAYS * 2^match_bits,) positions by hash of the last match_min bytes
+    match_sm: np.ndarray    # (2 * MATCH_BUCKETS,) match strength by (length bucket, expected bit)
+    # mixers (int32 weights, 16.16 fixed point)
+    weights: np.ndarray     # (MIXER_ROWS(nh), nin): the weight sets of the four mixers, mixer k's
+                            # from row MIXER_BASE[k] on (see _mixer_rows)
+    w_final: np.ndarray     # (256, N_MIXERS): the final mixer over the four outputs, by c0
+    # APMs (uint16, APM_KNOTS per context)
+    apm: np.ndarray         # (APM_ROWS * APM_KNOTS,): the three APMs, APM k's rows from APM_BASE[k]
+    # arithmetic coder
+    regs: np.ndarray        # int64 (N_REGS,): the REG_* registers
+    out: np.ndarray         # uint8: encoder output buffer (emptied by the caller)
+    blob: np.ndarray        # uint8: decoder input
+    # configuration
+    cfg: np.ndarray         # int64 (N_CFG,): the CFG_* parameters
+    orders: np.ndarray      # int64 (nh,): the context kinds (orders, then WORD, WORD_PAIR, COLUMN), sorted
+    # constant tables (shared)
+    squash: np.ndarray      # int64 (4096,): squash_table()
+    stretch: np.ndarray     # int64 (4096,): stretch_table()
+    rates: np.ndarray       # int64 (1024,): rate_table()
+    # scratch of the current byte / bit
+    cum: np.ndarray         # int64 (257,): the transformer's cumulative frequencies
+    ctx_hash: np.ndarray    # int64 (nh,): the hash of each context kind
+    slot: np.ndarray        # int64 (nh,): each context's bucket in ht for the current nibble
+    inputs: np.ndarray      # int64 (nin,): the mixer inputs
+    mixer_row: np.ndarray   # int64 (N_MIXERS,): the row of `weights` each mixer uses for this bit
+    mixer_out: np.ndarray   # int64 (N_MIXERS,): each mixer's output (logit), the final mixer's inputs
+    apm_knot: np.ndarray    # int64 (N_APMS,): the knot of `apm` each APM trains for this bit
 
 
 def squash_table() -> np.ndarray:
@@ -71,117 +216,145 @@ def rate_table() -> np.ndarray:
     return 131072 // (2 * n + 3)
 
 
-@njit(cache=True)
+# --- small components -------------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
 def _mix32(x):
-    x = ((x ^ (x >> 16)) * 0x45D9F3B) & M32
-    x = ((x ^ (x >> 16)) * 0x45D9F3B) & M32
+    """32-bit finalizer: a well-spread hash of x (x < 2^32)."""
+    x = ((x ^ (x >> 16)) * MIX32_MUL) & M32
+    x = ((x ^ (x >> 16)) * MIX32_MUL) & M32
     return x ^ (x >> 16)
 
 
-@njit(cache=True)
-def _update(t, i, bit, rec, limit):
-    """Move counter t[i] toward bit at rate 1 / (n + 1.5), n capped at limit."""
+@njit(cache=True, inline="always")
+def _update(t, i, bit, rates, limit):
+    """Counter t[i]: move its probability toward bit by rates[n] / 2^16, then n += 1 up to limit."""
     v = int(t[i])
-    p, n = v >> 10, v & 1023
+    p, n = v >> COUNT_BITS, v & COUNT_MASK
     if bit:
-        p += ((4194303 - p) * int(rec[n])) >> 16
+        p += ((P22_MAX - p) * int(rates[n])) >> RATE_BITS
     else:
-        p -= (p * int(rec[n])) >> 16
+        p -= (p * int(rates[n])) >> RATE_BITS
     if n < limit:
         n += 1
-    t[i] = (p << 10) | n
+    t[i] = (p << COUNT_BITS) | n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bucket(ht, h, c0, mask):
-    """Base of the 16-slot bucket for context hash h and partial nibble c0; (base, was present)."""
-    hb = _mix32((h + c0 * 0x9E3779B1) & M32)
-    chk = _mix32(hb ^ 0x5BD1E995) & 0xFFFF
-    i0 = (hb & mask) << 4
-    i1 = ((hb & mask) ^ 1) << 4
+    """(base, found): the bucket of context hash h for the nibble that starts at partial byte c0.
+    Of the two candidate buckets, the one whose check matches; else the one whose first counter has
+    seen fewer bits is reset (check written, counters COUNTER_INIT) and found is 0."""
+    hb = _mix32((h + c0 * PHI32) & M32)
+    chk = _mix32(hb ^ CHECK_SALT) & CHECK_MASK
+    i0 = (hb & mask) << BUCKET_BITS
+    i1 = ((hb & mask) ^ 1) << BUCKET_BITS
     if ht[i0] == chk:
         return i0, 1
     if ht[i1] == chk:
         return i1, 1
-    i = i0 if (int(ht[i0 + 1]) & 1023) <= (int(ht[i1 + 1]) & 1023) else i1
+    i = i0 if (int(ht[i0 + 1]) & COUNT_MASK) <= (int(ht[i1 + 1]) & COUNT_MASK) else i1
     ht[i] = chk
-    for k in range(1, 16):
+    for k in range(1, BUCKET_SLOTS):
         ht[i + k] = COUNTER_INIT
     return i, 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _apm(t, ctx, p, stretch):
-    """Refined probability and the index of the knot to train, from an interpolated APM row."""
-    s = int(stretch[p]) + 2048
-    lo, w = s >> 7, s & 127
-    i = ctx * 33 + lo
-    q = (int(t[i]) * (128 - w) + int(t[i + 1]) * w) >> 11
-    return min(max(q, 1), 4095), i + (w >> 6)
+    """(refined p, knot to train): row ctx of APM t interpolated at stretch(p); the knot is the
+    nearer of the two."""
+    s = int(stretch[p]) + SQ_OFFSET
+    lo, w = s >> APM_STEP_BITS, s & ((1 << APM_STEP_BITS) - 1)
+    i = ctx * APM_KNOTS + lo
+    q = (int(t[i]) * ((1 << APM_STEP_BITS) - w) + int(t[i + 1]) * w) >> (APM_STEP_BITS + APM_SCALE_BITS)
+    return min(max(q, 1), P_MAX), i + (w >> (APM_STEP_BITS - 1))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _train_apm(t, i, bit, rate):
+    """Move APM knot t[i] toward bit (APM_TOP or 0) by 2^-rate of the distance."""
     v = int(t[i])
-    t[i] = v + (((65535 if bit else 0) - v) >> rate)
+    t[i] = v + (((APM_TOP if bit else 0) - v) >> rate)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _dot(w, row, x, n):
+    """Mixer output: the logit (sum of w[row, i] * x[i] over i < n) >> DOT_SHIFT, clamped."""
     s = 0
     for i in range(n):
         s += int(w[row, i]) * int(x[i])
-    return min(max(s >> 16, -2047), 2047)
+    return min(max(s >> DOT_SHIFT, -LOGIT_MAX), LOGIT_MAX)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _train(w, row, x, n, err):
+    """Mixer learning: w[row, i] += (x[i] * err) >> TRAIN_SHIFT, clamped to +-WEIGHT_MAX."""
     for i in range(n):
-        v = int(w[row, i]) + ((int(x[i]) * err) >> 14)
-        w[row, i] = min(max(v, -16777215), 16777215)
+        v = int(w[row, i]) + ((int(x[i]) * err) >> TRAIN_SHIFT)
+        w[row, i] = min(max(v, -WEIGHT_MAX), WEIGHT_MAX)
 
 
-@njit(cache=True)
+# --- once per byte: contexts -------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _byte_contexts(data, pos, s):
+    """(c4, c8): the 4 bytes before pos (c1 in the low byte) and the 4 before those; bytes before
+    the lane start (s bytes of the lane are coded) read as 0."""
+    c4, c8 = 0, 0
+    for i in range(1, 9):
+        b = int(data[pos - i]) if i <= s else 0
+        if i <= 4:
+            c4 |= b << (8 * (i - 1))
+        else:
+            c8 |= b << (8 * (i - 5))
+    return c4, c8
+
+
+@njit(cache=True, inline="always")
 def _context_hashes(data, lane_tab, orders, j, pos, s, c1, hsh):
-    """Hash of each context kind of lane j before pos (orders increasing, word kinds last)."""
+    """hsh[k]: the hash of context kind orders[k] of lane j before pos (orders increasing, the
+    special kinds last); each kind salted with (k + 1) * PHI32."""
     r, i = 0, 0
     for k in range(orders.shape[0]):
         o = int(orders[k])
-        salt = ((k + 1) * 0x9E3779B1) & M32
+        salt = ((k + 1) * PHI32) & M32
         if o == WORD:
-            h = _mix32((_mix32(int(lane_tab[j, 3]) ^ salt) + c1) & M32)
+            h = _mix32((_mix32(int(lane_tab[j, LANE_WORD]) ^ salt) + c1) & M32)
         elif o == WORD_PAIR:
-            h = _mix32((_mix32(int(lane_tab[j, 3]) ^ salt) + int(lane_tab[j, 4])) & M32)
+            h = _mix32((_mix32(int(lane_tab[j, LANE_WORD]) ^ salt) + int(lane_tab[j, LANE_PREV_WORD])) & M32)
         elif o == COLUMN:
-            ls, ps = int(lane_tab[j, 7]), int(lane_tab[j, 8])
+            ls, ps = int(lane_tab[j, LANE_LINE]), int(lane_tab[j, LANE_PREV_LINE])
             col = pos - ls
-            above = int(data[ps + col]) if ps >= 0 and ps + col < ls else 256
-            h = _mix32((_mix32((above << 8 | min(col, 255)) ^ salt) + c1) & M32)
-        else:
+            above = int(data[ps + col]) if ps >= 0 and ps + col < ls else NO_ABOVE
+            h = _mix32((_mix32((above << 8 | min(col, COLUMN_CAP)) ^ salt) + c1) & M32)
+        else:  # order o: a rolling hash of the last o bytes (0 before the lane start), extended
             while i < o:
                 i += 1
-                r = ((r + (int(data[pos - i]) if i <= s else 0) + 1) * 0x2F0B4A73) & M32
+                r = ((r + (int(data[pos - i]) if i <= s else 0) + 1) * ROLL_MUL) & M32
             h = _mix32(r ^ salt)
         hsh[k] = h
 
 
-@njit(cache=True)
-def _find_match(data, known, lane_tab, mtab, cfg, j, pos, s, c4, c8):
-    """Keep lane j's match if its next byte is known, else look one up; then index pos."""
+@njit(cache=True, inline="always")
+def _find_match(data, known, lane_tab, match_tab, cfg, j, pos, s, c4, c8):
+    """Keep lane j's match if the byte it predicts is known, else look one up (the longest of the
+    bucket's candidates that shares >= match_min bytes); then file pos under the last match_min
+    bytes. Needs s >= match_min bytes of lane history."""
     n, mmin = data.shape[0], int(cfg[CFG_MATCH_MIN])
-    if lane_tab[j, 6] > 0:
-        p = int(lane_tab[j, 5])
+    if lane_tab[j, LANE_MATCH_LEN] > 0:
+        p = int(lane_tab[j, LANE_MATCH_PTR])
         if p >= n or known[p] == 0:
-            lane_tab[j, 6] = 0
+            lane_tab[j, LANE_MATCH_LEN] = 0
     if s < mmin:
         return
     lo = c4 if mmin >= 4 else c4 & ((1 << (8 * mmin)) - 1)
     hi = c8 & ((1 << (8 * max(mmin - 4, 0))) - 1)
-    b = (_mix32(_mix32(lo ^ 0x7F4A7C15) ^ hi) & int(cfg[CFG_MATCH_MASK])) << 1
-    if lane_tab[j, 6] == 0:
+    b = (_mix32(_mix32(lo ^ MATCH_SALT) ^ hi) & int(cfg[CFG_MATCH_MASK])) * MATCH_WAYS
+    if lane_tab[j, LANE_MATCH_LEN] == 0:
         start, best, best_p = pos - s, 0, 0
-        for k in range(2):
-            cand = int(mtab[b + k])
+        for k in range(MATCH_WAYS):
+            cand = int(match_tab[b + k])
             if cand <= 0 or cand >= n or known[cand] == 0:
                 continue
             ln = 0
@@ -193,175 +366,268 @@ def _find_match(data, known, lane_tab, mtab, cfg, j, pos, s, c4, c8):
             if ln >= mmin and ln > best:
                 best, best_p = ln, cand
         if best > 0:
-            lane_tab[j, 5], lane_tab[j, 6] = best_p, best
-    if mtab[b] != pos:
-        mtab[b + 1] = mtab[b]
-        mtab[b] = pos
+            lane_tab[j, LANE_MATCH_PTR], lane_tab[j, LANE_MATCH_LEN] = best_p, best
+    if match_tab[b] != pos:
+        match_tab[b + 1] = match_tab[b]
+        match_tab[b] = pos
 
 
-@njit(cache=True)
-def code_byte(mode, j, sym, frow, st, sq, stt, rec):
-    """Encode (mode 0) sym, or decode (mode 1), as lane j's next byte; returns the byte.
-    frow: the transformer's 256 frequencies, or an empty array for uniform ones."""
-    (data, known, lane_tab, ht, t0, t1, mtab, msm, wa, wb, wc, apm1, apm2, regs, out, blob,
-     cfg, orders, cum, hsh, base, x, wf, xf, apm3, wd) = st
-    nh = orders.shape[0]
-    nin = PER_CONTEXT * nh + N_FIXED
-    mask, limit, lr, arate = int(cfg[CFG_HASH_MASK]), int(cfg[CFG_LIMIT]), int(cfg[CFG_LR]), int(cfg[CFG_APM_RATE])
-    start, s, sym = int(lane_tab[j, 0]), int(lane_tab[j, 2]), int(sym)
-    pos = start + s
-    c4, c8 = 0, 0
-    for i in range(1, 9):
-        b = int(data[pos - i]) if i <= s else 0
-        if i <= 4:
-            c4 |= b << (8 * (i - 1))
-        else:
-            c8 |= b << (8 * (i - 5))
-    c1, c2 = c4 & 255, (c4 >> 8) & 255
-    h2 = (_mix32(c4 & 65535) & 255) << 8
-    _context_hashes(data, lane_tab, orders, j, pos, s, c1, hsh)
-    _find_match(data, known, lane_tab, mtab, cfg, j, pos, s, c4, c8)
-    mlen = int(lane_tab[j, 6])
-    eb = int(data[lane_tab[j, 5]]) | 256 if mlen > 0 else 0
-    mb = mlen if mlen < 16 else 16 + min((mlen - 16) >> 3, 15)
+@njit(cache=True, inline="always")
+def _cumulate(frow, cum):
+    """cum[v] = sum of the clamped (to [0, FREQ_MAX], NaN to 0, then truncated) frequencies below
+    v; returns the total (0 when frow is empty: no transformer)."""
     total = 0
     cum[0] = 0
     for v in range(frow.shape[0]):
         f = frow[v]
         if not f >= 0.0:
             f = 0.0
-        elif f > 8589934592.0:
-            f = 8589934592.0
+        elif f > FREQ_MAX:
+            f = FREQ_MAX
         total += int(f)
         cum[v + 1] = total
-    x1, x2, xx, op, ip = int(regs[0]), int(regs[1]), int(regs[2]), int(regs[3]), int(regs[4])
-    c0, found, nib = 1, 0, 1
-    for bp in range(8):
-        if bp == 0 or bp == 4:
-            found, nib = 0, 1
-            for i in range(nh):
-                bi, hit = _bucket(ht, int(hsh[i]), c0, mask)
-                base[i] = bi
-                found += hit
-        # inputs
-        x[0] = 256
-        x[1] = stt[int(t0[c0]) >> 20]
-        x[2] = stt[int(t1[(c1 << 8) | c0]) >> 20]
-        for i in range(nh):
-            v = int(ht[base[i] + nib])
-            st_ = int(stt[v >> 20])
-            x[3 + i] = st_
-            x[5 + nh + i] = (st_ * (min(v & 1023, 31) + 1)) >> 5
-        midx, ms = -1, 0
-        if mlen > 0 and (eb >> (8 - bp)) == c0:
-            midx = mb * 2 + ((eb >> (7 - bp)) & 1)
-            x[3 + nh] = stt[int(msm[midx]) >> 20]
-            ms = 1 if mlen < 16 else (2 if mlen < 32 else 3)
+    return total
+
+
+# --- per bit: inputs, prediction, coding, learning ---------------------------------------------
+
+@njit(cache=True, inline="always")
+def _select_buckets(ht, ctx_hash, slot, c0, mask):
+    """At a nibble start (bit 0 or 4): slot[i] = the bucket of context i for partial byte c0;
+    returns how many of them were found (not new)."""
+    found = 0
+    for i in range(slot.shape[0]):
+        base, hit = _bucket(ht, int(ctx_hash[i]), c0, mask)
+        slot[i] = base
+        found += hit
+    return found
+
+
+@njit(cache=True, inline="always")
+def _counter_inputs(x, stretch, t0, t1, ht, slot, c0, c1, nib):
+    """The bias and the counter inputs: order 0, order 1 and, per context, stretch(p) and the
+    count-scaled stretch(p) of its slot's node nib of the nibble tree."""
+    nh = slot.shape[0]
+    x[IN_BIAS] = BIAS
+    x[IN_ORDER0] = stretch[int(t0[c0]) >> COUNTER_TO_P]
+    x[IN_ORDER1] = stretch[int(t1[(c1 << 8) | c0]) >> COUNTER_TO_P]
+    for i in range(nh):
+        v = int(ht[slot[i] + nib])
+        sv = int(stretch[v >> COUNTER_TO_P])
+        x[IN_CONTEXTS + i] = sv
+        x[N_FIXED + nh + i] = (sv * (min(v & COUNT_MASK, CONF_CAP) + 1)) >> CONF_SHIFT
+
+
+@njit(cache=True, inline="always")
+def _match_input(x, stretch, match_sm, nh, bp, c0, mlen, eb, mb):
+    """The match input (0 unless the predicted byte eb (256 | byte) agrees with the partial byte
+    c0); returns (its strength counter, or -1; the match state 0..3). mb: the length bucket."""
+    if mlen > 0 and (eb >> (8 - bp)) == c0:
+        midx = mb * 2 + ((eb >> (7 - bp)) & 1)
+        x[IN_CONTEXTS + nh] = stretch[int(match_sm[midx]) >> COUNTER_TO_P]
+        return midx, 1 if mlen < MATCH_EXACT else (2 if mlen < MATCH_LONG else 3)
+    x[IN_CONTEXTS + nh] = 0
+    return -1, 0
+
+
+@njit(cache=True, inline="always")
+def _transformer_p(cum, total, bp, c0):
+    """The transformer's 12-bit probability that bit bp is 1: the upper half of the byte values
+    that extend the partial byte c0, over all of them (rounded, clamped to [1, P_MAX]); 1/2 when
+    they have no frequency."""
+    size = 256 >> bp
+    lo = (c0 - (1 << bp)) * size
+    tot = cum[lo + size] - cum[lo] if total > 0 else 0
+    if tot <= 0:
+        return PROB_ONE >> 1
+    pt = ((cum[lo + size] - cum[lo + (size >> 1)]) * PROB_ONE + (tot >> 1)) // tot
+    return min(max(pt, 1), P_MAX)
+
+
+@njit(cache=True, inline="always")
+def _mixer_rows(rows, nh, bp, c0, c1, c2, found, ms):
+    """The weight set of each mixer for bit bp: by the partial byte c0; by match state ms, context
+    hits `found` (0..nh) and bp; by the previous byte c1; by the byte before it, c2."""
+    rows[0] = MIXER_BASE[0] + c0
+    rows[1] = MIXER_BASE[1] + c1
+    rows[2] = MIXER_BASE[2] + c2
+    rows[3] = MIXER_BASE[3] + (ms * (nh + 1) + found) * 8 + bp
+
+
+@njit(cache=True, inline="always")
+def _mix(weights, w_final, rows, x, outs, squash, c0):
+    """The mixed probability pm (12 bits): each mixer's logit outs[k] = dot(weights[rows[k]], x),
+    then the final mixer's row c0 over outs, squashed."""
+    nin = x.shape[0]
+    for k in range(N_MIXERS):
+        outs[k] = _dot(weights, rows[k], x, nin)
+    return int(squash[_dot(w_final, c0, outs, N_MIXERS) + SQ_OFFSET])
+
+
+@njit(cache=True, inline="always")
+def _refine(apm, knots, stretch, pm, c0, c1, h2):
+    """The coded probability: pm blended with its three APM refinements (by c0; by c1 and c0; by
+    h2 | c0, h2 the hashed order-2 context << 8); knots[k] receives the knot APM k trains."""
+    p0, knots[0] = _apm(apm, APM_BASE[0] + c0, pm, stretch)
+    p1, knots[1] = _apm(apm, APM_BASE[1] + ((c1 << 8) | c0), pm, stretch)
+    p2, knots[2] = _apm(apm, APM_BASE[2] + h2 + c0, pm, stretch)
+    p = (BLEND_MIX * pm + BLEND_APM0 * p0 + BLEND_APM1 * p1 + BLEND_APM2 * p2
+         + (1 << (BLEND_SHIFT - 1))) >> BLEND_SHIFT
+    return min(max(p, 1), P_MAX)
+
+
+@njit(cache=True, inline="always")
+def _code_bit(mode, bit, p, regs, out, blob):
+    """Binary arithmetic coder: code a bit of probability p / PROB_ONE of being 1; returns the bit
+    (COMPRESS: `bit`, its leading bytes written to out; DECOMPRESS: decided from regs[REG_X],
+    further bytes read from blob, 0 past its end)."""
+    x1, x2 = int(regs[REG_X1]), int(regs[REG_X2])
+    rng = x2 - x1
+    xmid = x1 + (rng >> PROB_BITS) * p + (((rng & (PROB_ONE - 1)) * p) >> PROB_BITS)
+    if mode == DECOMPRESS:
+        bit = 1 if int(regs[REG_X]) <= xmid else 0
+    if bit:
+        x2 = xmid
+    else:
+        x1 = xmid + 1
+    while ((x1 ^ x2) & TOP_MASK) == 0:
+        if mode == COMPRESS:
+            out[regs[REG_OUT]] = x2 >> 24
+            regs[REG_OUT] += 1
         else:
-            x[3 + nh] = 0
-        size = 256 >> bp
-        lo = (c0 - (1 << bp)) * size
-        tot = cum[lo + size] - cum[lo] if total > 0 else 0
-        if tot > 0:
-            pt = ((cum[lo + size] - cum[lo + (size >> 1)]) * 4096 + (tot >> 1)) // tot
-            pt = min(max(pt, 1), 4095)
-        else:
-            pt = 2048
-        x[4 + nh] = stt[pt]
-        # mixing and refinement
-        sa = c0
-        sb = ((ms * (nh + 1)) + found) * 8 + bp
-        da = _dot(wa, sa, x, nin)
-        db = _dot(wb, sb, x, nin)
-        dc = _dot(wc, c1, x, nin)
-        dd = _dot(wd, c2, x, nin)
-        pa, pb, pc = int(sq[da + 2048]), int(sq[db + 2048]), int(sq[dc + 2048])
-        xf[0], xf[1], xf[2], xf[3] = da, db, dc, dd
-        pm = int(sq[_dot(wf, c0, xf, 4) + 2048])
-        p1, i1 = _apm(apm1, c0, pm, stt)
-        p2, i2 = _apm(apm2, (c1 << 8) | c0, pm, stt)
-        p3, i3 = _apm(apm3, h2 + c0, pm, stt)
-        p = min(max((2 * pm + p1 + 3 * p2 + 2 * p3 + 4) >> 3, 1), 4095)
-        # code the bit
-        rng = x2 - x1
-        xmid = x1 + (rng >> 12) * p + (((rng & 4095) * p) >> 12)
-        if mode == 0:
-            bit = (sym >> (7 - bp)) & 1
-        else:
-            bit = 1 if xx <= xmid else 0
-        if bit:
-            x2 = xmid
-        else:
-            x1 = xmid + 1
-        while ((x1 ^ x2) & 0xFF000000) == 0:
-            if mode == 0:
-                out[op] = x2 >> 24
-                op += 1
-            else:
-                xx = ((xx << 8) & M32) | (int(blob[ip]) if ip < blob.shape[0] else 0)
-                ip += 1
-            x1 = (x1 << 8) & M32
-            x2 = ((x2 << 8) & M32) | 255
-        # learn
-        _update(t0, c0, bit, rec, limit)
-        _update(t1, (c1 << 8) | c0, bit, rec, limit)
-        for i in range(nh):
-            _update(ht, base[i] + nib, bit, rec, limit)
-        if midx >= 0:
-            _update(msm, midx, bit, rec, 1023)
-        _train(wa, sa, x, nin, ((bit << 12) - pa) * lr)
-        _train(wb, sb, x, nin, ((bit << 12) - pb) * lr)
-        _train(wc, c1, x, nin, ((bit << 12) - pc) * lr)
-        _train(wd, c2, x, nin, ((bit << 12) - int(sq[dd + 2048])) * lr)
-        _train(wf, c0, xf, 4, ((bit << 12) - pm) * FINAL_LR)
-        _train_apm(apm1, i1, bit, arate)
-        _train_apm(apm2, i2, bit, arate)
-        _train_apm(apm3, i3, bit, arate)
-        c0 = (c0 << 1) | bit
-        nib = (nib << 1) | bit
-    regs[0], regs[1], regs[2], regs[3], regs[4] = x1, x2, xx, op, ip
-    c = c0 & 255
+            ip = int(regs[REG_IN])
+            regs[REG_X] = ((int(regs[REG_X]) << 8) & M32) | (int(blob[ip]) if ip < blob.shape[0] else 0)
+            regs[REG_IN] = ip + 1
+        x1 = (x1 << 8) & M32
+        x2 = ((x2 << 8) & M32) | 255
+    regs[REG_X1], regs[REG_X2] = x1, x2
+    return bit
+
+
+@njit(cache=True, inline="always")
+def _learn_counters(t0, t1, ht, slot, match_sm, rates, bit, c0, c1, nib, midx, limit):
+    """Every counter that gave an input moves toward bit: order 0, order 1, each context's node,
+    and the match strength midx (if >= 0; its count capped at MATCH_STRENGTH_LIMIT)."""
+    _update(t0, c0, bit, rates, limit)
+    _update(t1, (c1 << 8) | c0, bit, rates, limit)
+    for i in range(slot.shape[0]):
+        _update(ht, slot[i] + nib, bit, rates, limit)
+    if midx >= 0:
+        _update(match_sm, midx, bit, rates, MATCH_STRENGTH_LIMIT)
+
+
+@njit(cache=True, inline="always")
+def _learn_mixers(weights, w_final, rows, x, outs, squash, bit, pm, c0, lr):
+    """Each mixer's row learns from its own error (bit << 12) - squash(outs[k]), times lr; the
+    final mixer's row c0 from (bit << 12) - pm, times FINAL_LR."""
+    nin, y = x.shape[0], bit << PROB_BITS
+    for k in range(N_MIXERS):
+        _train(weights, rows[k], x, nin, (y - int(squash[outs[k] + SQ_OFFSET])) * lr)
+    _train(w_final, c0, outs, N_MIXERS, (y - pm) * FINAL_LR)
+
+
+# --- once per byte: bookkeeping ----------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _end_byte(data, known, lane_tab, j, pos, c, mlen, eb):
+    """Lane j coded byte c at pos: store it, advance the lane, extend or end its match (mlen, eb
+    as before the byte), track line starts and the word hashes."""
     data[pos] = c
     known[pos] = 1
-    lane_tab[j, 2] = s + 1
+    lane_tab[j, LANE_DONE] += 1
     if mlen > 0:
         if (eb & 255) == c:
-            lane_tab[j, 5] += 1
-            lane_tab[j, 6] = min(mlen + 1, 65535)
+            lane_tab[j, LANE_MATCH_PTR] += 1
+            lane_tab[j, LANE_MATCH_LEN] = min(mlen + 1, MATCH_LEN_MAX)
         else:
-            lane_tab[j, 6] = 0
-    if c == 10:
-        lane_tab[j, 8] = lane_tab[j, 7]
-        lane_tab[j, 7] = pos + 1
-    if c >= 128 or 65 <= c <= 90 or 97 <= c <= 122:
-        lane_tab[j, 3] = ((lane_tab[j, 3] * 0x2F0B4A73) + (c | 32) + 1) & M32
-    elif lane_tab[j, 3] != 0:
-        lane_tab[j, 4] = lane_tab[j, 3]
-        lane_tab[j, 3] = 0
+            lane_tab[j, LANE_MATCH_LEN] = 0
+    if c == NEWLINE:
+        lane_tab[j, LANE_PREV_LINE] = lane_tab[j, LANE_LINE]
+        lane_tab[j, LANE_LINE] = pos + 1
+    if c >= 128 or 65 <= c <= 90 or 97 <= c <= 122:  # a word byte: letters (case-folded), >= 128
+        lane_tab[j, LANE_WORD] = ((lane_tab[j, LANE_WORD] * ROLL_MUL) + (c | 32) + 1) & M32
+    elif lane_tab[j, LANE_WORD] != 0:
+        lane_tab[j, LANE_PREV_WORD] = lane_tab[j, LANE_WORD]
+        lane_tab[j, LANE_WORD] = 0
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+@njit(cache=True)
+def code_byte(mode, j, sym, frow, st):
+    """Encode (COMPRESS) sym, or decode (DECOMPRESS), as lane j's next byte; returns the byte.
+    frow: the transformer's 256 frequencies, or an empty array for uniform ones."""
+    # the arrays, taken out of st once per byte (not per bit: each take costs a reference count)
+    data, known, lane_tab, ht, slot, x = st.data, st.known, st.lane_tab, st.ht, st.slot, st.inputs
+    t0, t1, match_sm, rates, sq, stt = st.t0, st.t1, st.match_sm, st.rates, st.squash, st.stretch
+    weights, w_final, rows, outs = st.weights, st.w_final, st.mixer_row, st.mixer_out
+    apm, knots, regs, out, blob = st.apm, st.apm_knot, st.regs, st.out, st.blob
+    cfg, ctx_hash, cum = st.cfg, st.ctx_hash, st.cum
+    nh = slot.shape[0]
+    mask, limit = int(cfg[CFG_HASH_MASK]), int(cfg[CFG_LIMIT])
+    lr, arate = int(cfg[CFG_LR]), int(cfg[CFG_APM_RATE])
+    # the byte's contexts
+    s, sym = int(lane_tab[j, LANE_DONE]), int(sym)
+    pos = int(lane_tab[j, LANE_START]) + s
+    c4, c8 = _byte_contexts(data, pos, s)
+    c1, c2 = c4 & 255, (c4 >> 8) & 255
+    h2 = (_mix32(c4 & 65535) & ((1 << APM2_HASH_BITS) - 1)) << 8
+    _context_hashes(data, lane_tab, st.orders, j, pos, s, c1, ctx_hash)
+    _find_match(data, known, lane_tab, st.match_tab, cfg, j, pos, s, c4, c8)
+    mlen = int(lane_tab[j, LANE_MATCH_LEN])
+    eb = int(data[lane_tab[j, LANE_MATCH_PTR]]) | 256 if mlen > 0 else 0
+    mb = mlen if mlen < MATCH_EXACT else MATCH_EXACT + min((mlen - MATCH_EXACT) >> MATCH_STEP_BITS,
+                                                           MATCH_BUCKETS - MATCH_EXACT - 1)
+    total = _cumulate(frow, cum)
+    c0, found, nib = 1, 0, 1  # the partial byte (1 then the bits so far), its nibble's tree node
+    for bp in range(8):
+        if bp == 0 or bp == 4:
+            found, nib = _select_buckets(ht, ctx_hash, slot, c0, mask), 1
+        # inputs
+        _counter_inputs(x, stt, t0, t1, ht, slot, c0, c1, nib)
+        midx, ms = _match_input(x, stt, match_sm, nh, bp, c0, mlen, eb, mb)
+        x[IN_CONTEXTS + nh + 1] = stt[_transformer_p(cum, total, bp, c0)]
+        # mixing and APM refinement
+        _mixer_rows(rows, nh, bp, c0, c1, c2, found, ms)
+        pm = _mix(weights, w_final, rows, x, outs, sq, c0)
+        p = _refine(apm, knots, stt, pm, c0, c1, h2)
+        # coding
+        bit = _code_bit(mode, (sym >> (7 - bp)) & 1, p, regs, out, blob)
+        # learning
+        _learn_counters(t0, t1, ht, slot, match_sm, rates, bit, c0, c1, nib, midx, limit)
+        _learn_mixers(weights, w_final, rows, x, outs, sq, bit, pm, c0, lr)
+        for k in range(N_APMS):
+            _train_apm(apm, knots[k], bit, arate)
+        c0 = (c0 << 1) | bit
+        nib = (nib << 1) | bit
+    c = c0 & 255
+    _end_byte(data, known, lane_tab, j, pos, c, mlen, eb)
     return c
 
 
 @njit(cache=True)
-def code_step(mode, lanes, freqs, syms, st, sq, stt, rec):
-    """Code one step: the next byte of each lane in `lanes` (increasing), under its row of freqs."""
+def code_step(mode, lanes, freqs, syms, st):
+    """Code one step: the next byte of each lane in `lanes` (increasing), under its row of freqs;
+    syms holds the bytes (COMPRESS) or receives them (DECOMPRESS)."""
     for k in range(lanes.shape[0]):
-        syms[k] = code_byte(mode, int(lanes[k]), int(syms[k]), freqs[k], st, sq, stt, rec)
+        syms[k] = code_byte(mode, int(lanes[k]), int(syms[k]), freqs[k], st)
 
 
 @njit(cache=True)
-def code_adaptive(mode, src, step, st, sq, stt, rec, ones):
+def code_adaptive(mode, src, step, st, ones):
     """Code whole steps from `step` with uniform transformer input (`ones` empty), until done or
-    the output buffer could overflow in the next step; returns the next step. Encodes src (mode 0)."""
-    lane_tab, regs, out = st[2], st[13], st[14]
+    the output buffer could overflow in the next step; returns the next step. Encodes src
+    (COMPRESS)."""
+    lane_tab, regs, out = st.lane_tab, st.regs, st.out
     n_lanes = lane_tab.shape[0]
     longest = 0
     for j in range(n_lanes):
-        longest = max(longest, int(lane_tab[j, 1]))
+        longest = max(longest, int(lane_tab[j, LANE_LEN]))
     while step < longest:
-        if mode == 0 and regs[3] + 32 * n_lanes + 8 > out.shape[0]:
+        if mode == COMPRESS and regs[REG_OUT] + OUT_PER_BYTE * n_lanes + OUT_MARGIN > out.shape[0]:
             break
         for j in range(n_lanes):
-            if lane_tab[j, 1] > step:
-                code_byte(mode, j, int(src[lane_tab[j, 0] + step]), ones, st, sq, stt, rec)
+            if lane_tab[j, LANE_LEN] > step:
+                code_byte(mode, j, int(src[lane_tab[j, LANE_START] + step]), ones, st)
         step += 1
     return step

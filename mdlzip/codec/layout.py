@@ -35,6 +35,21 @@ def stream_slices(n_bytes: int, block: int, group: int) -> Iterator[tuple[int, i
         yield start, min(n_bytes, start + span)
 
 
+def lane_layout(n_bytes: int, block: int, n_lanes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lane_start, lane_len): chunks of `block` bytes dealt in contiguous runs to
+    L = min(n_lanes, n_chunks) lanes, the first n_chunks % L lanes one chunk more."""
+    if n_bytes < 0 or block < 1 or n_lanes < 1:
+        raise ValueError("need n_bytes >= 0, block >= 1, n_lanes >= 1")
+    n_chunks = -(-n_bytes // block)
+    n_l = min(n_lanes, n_chunks)
+    if n_l == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    chunks = np.full(n_l, n_chunks // n_l, np.int64)
+    chunks[:n_chunks % n_l] += 1
+    start = np.concatenate([[0], np.cumsum(chunks)[:-1]]) * block
+    return start, np.minimum(chunks * block, n_bytes - start)
+
+
 def chunk_rows(lane_start: np.ndarray, lane_len: np.ndarray, block: int):
     """For each chunk row k: (lanes that have a chunk k, their chunk starts, their chunk lengths)."""
     for k in range(-(-int(lane_len.max()) // block)):

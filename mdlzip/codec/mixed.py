@@ -3,7 +3,7 @@ statistics (mixer.py). The adaptive statistics alone (method CM) need no model a
 `mixer.encode_adaptive`.
 
 The input is cut into chunks of the model's context length and the chunks into `lanes`
-contiguous runs (`mixer.lane_layout`, codec/layout.py). All lanes advance in lockstep, one byte per step, lane
+contiguous runs (`layout.lane_layout`). All lanes advance in lockstep, one byte per step, lane
 order within a step; the transformer restarts its context at every chunk boundary, which falls
 on the same step in every lane, so a "chunk row" (chunk k of every lane) is one batch for the
 model. Encoder and decoder take their model distributions from `arith.next_byte_freqs` and
@@ -18,8 +18,9 @@ from tqdm import tqdm
 from ..models.exact import ExactByteGPT
 from ..models.transformer import BOS
 from .arith import chunk_freqs, next_byte_freqs
-from .layout import chunk_rows
-from .mixer import MixDecoder, MixEncoder, MixParams, lane_layout
+from .cm_params import MixParams
+from .layout import chunk_rows, lane_layout
+from .mixer import MixDecoder, MixEncoder
 
 
 def encode(model: ExactByteGPT, data: bytes, block: int, lanes: int, params: MixParams,

@@ -19,93 +19,59 @@ point anywhere but reads only bytes already coded.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
 import numpy as np
 
 from . import cm_kernel as K
+from .cm_params import KINDS, MixParams
+from .layout import lane_layout
 
-PROB_ONE = 4096  # the coder's probabilities are integers in [1, PROB_ONE - 1] out of PROB_ONE
 SQUASH = K.squash_table()
 STRETCH = K.stretch_table(SQUASH)
 RATES = K.rate_table()
-MAX_STATE_BYTES = 1 << 30
-KINDS = {**{str(o): o for o in range(1, K.MAX_ORDER + 1)}, "word": K.WORD, "word_pair": K.WORD_PAIR,
-         "column": K.COLUMN}
+DEFAULT_PARAMS = MixParams()  # frozen, so safe as the argument default
 
 
-@dataclass(frozen=True)
-class MixParams:
-    """Model sizes and rates. Stored in the archive (as `to_dict()`); defaults are the tuned ones."""
-    hash_bits: int = 24          # log2 of the hashed context slots (4 bytes each)
-    match_bits: int = 22         # log2 of the match table buckets (2 positions of 4 bytes each)
-    match_min: int = 6           # bytes of context a match must share (2..8)
-    contexts: tuple[str, ...] = ("2", "3", "4", "6", "word", "word_pair", "column")  # hashed context kinds
-    limit: int = 30              # counters adapt at rate 1/(n+1.5) with n capped here (1..1023)
-    lr: int = 9                  # mixer learning rate (weight step x * err * lr >> 14)
-    apm_rate: int = 6            # APM step 2^-apm_rate
+def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, out: np.ndarray,
+               blob: np.ndarray) -> K.State:
+    """The initial state of a coder (cm_kernel.State): every table at its start value."""
+    p = params
+    n, nh = int(lane_len.sum()), len(p.contexts)
+    nin = K.PER_CONTEXT * nh + K.N_FIXED
+    lane_tab = np.zeros((len(lane_start), K.N_LANE_COLS), np.int64)
+    lane_tab[:, K.LANE_START], lane_tab[:, K.LANE_LEN] = lane_start, lane_len
+    lane_tab[:, K.LANE_LINE], lane_tab[:, K.LANE_PREV_LINE] = lane_start, -1
 
-    def __post_init__(self):
-        object.__setattr__(self, "contexts", tuple(self.contexts))
-        checks = {"hash_bits": (12, 28), "match_bits": (8, 26), "match_min": (2, 8),
-                  "limit": (1, 1023), "lr": (1, 1024), "apm_rate": (1, 15)}
-        for name, (lo, hi) in checks.items():
-            v = getattr(self, name)
-            if type(v) is not int or not lo <= v <= hi:
-                raise ValueError(f"MixParams.{name} must be an int in [{lo}, {hi}], got {v!r}")
-        if not 1 <= len(self.contexts) <= 16 or len(set(self.contexts)) != len(self.contexts) \
-                or any(type(c) is not str or c not in KINDS for c in self.contexts):
-            raise ValueError(f"MixParams.contexts must be 1..16 distinct of {sorted(KINDS)}, "
-                             f"got {self.contexts!r}")
-        if self.state_bytes() > MAX_STATE_BYTES:
-            raise ValueError(f"MixParams need {self.state_bytes()} bytes of tables, over {MAX_STATE_BYTES}")
+    weights = np.full((K.mixer_rows(nh), nin), K.WEIGHT_INIT, np.int32)
+    weights[:, K.IN_BIAS] = 0
 
-    @classmethod
-    def for_size(cls, n_bytes: int) -> MixParams:
-        """The defaults, with tables no larger than an input of `n_bytes` can fill."""
-        bits = max(1, n_bytes).bit_length()
-        return cls(hash_bits=min(cls.hash_bits, max(16, bits + 1)), match_bits=min(cls.match_bits, max(12, bits - 1)))
+    def counters(size: int) -> np.ndarray:
+        return np.full(size, K.COUNTER_INIT, np.uint32)
 
-    def state_bytes(self) -> int:
-        """Bytes of the fixed-size tables (the per-file arrays come on top: 2 bytes per byte)."""
-        return 4 * (1 << self.hash_bits) + 8 * (1 << self.match_bits) + 2 * 33 * (256 + 2 * 65536) \
-            + 4 * 65792
+    # every APM row starts as the identity: knot k holds squash((k - 16) * 128) in 16 bits
+    knots = (np.arange(K.APM_KNOTS) - K.APM_KNOTS // 2) * (1 << K.APM_STEP_BITS)
+    apm_row = SQUASH[np.clip(knots, -K.SQ_OFFSET, K.LOGIT_MAX) + K.SQ_OFFSET] * (1 << K.APM_SCALE_BITS)
 
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["contexts"] = list(self.contexts)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> MixParams:
-        """Parameters from an (untrusted) archive dict; ValueError on unknown keys or bad values."""
-        if not isinstance(d, dict):
-            raise ValueError(f"mixer parameters must be a dict, got {type(d).__name__}")  # noqa: TRY004 (archive data)
-        names = {f.name for f in dataclasses.fields(cls)}
-        if set(d) != names:  # all of them: the defaults may change, an archive's meaning must not
-            raise ValueError(f"mixer parameters must be exactly {sorted(names)}")
-        d = dict(d)
-        if "contexts" in d:
-            if not isinstance(d["contexts"], (list, tuple)):
-                raise ValueError("MixParams.contexts must be a list")
-            d["contexts"] = tuple(d["contexts"])
-        return cls(**d)
-
-
-def lane_layout(n_bytes: int, block: int, n_lanes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(lane_start, lane_len): chunks of `block` bytes dealt in contiguous runs to
-    L = min(n_lanes, n_chunks) lanes, the first n_chunks % L lanes one chunk more."""
-    if n_bytes < 0 or block < 1 or n_lanes < 1:
-        raise ValueError("need n_bytes >= 0, block >= 1, n_lanes >= 1")
-    n_chunks = -(-n_bytes // block)
-    n_l = min(n_lanes, n_chunks)
-    if n_l == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    chunks = np.full(n_l, n_chunks // n_l, np.int64)
-    chunks[:n_chunks % n_l] += 1
-    start = np.concatenate([[0], np.cumsum(chunks)[:-1]]) * block
-    return start, np.minimum(chunks * block, n_bytes - start)
+    cfg = np.zeros(K.N_CFG, np.int64)
+    cfg[K.CFG_HASH_MASK] = (1 << (p.hash_bits - K.BUCKET_BITS)) - 1
+    cfg[K.CFG_MATCH_MASK] = (1 << p.match_bits) - 1
+    cfg[K.CFG_MATCH_MIN], cfg[K.CFG_LIMIT] = p.match_min, p.limit
+    cfg[K.CFG_LR], cfg[K.CFG_APM_RATE] = p.lr, p.apm_rate
+    regs = np.zeros(K.N_REGS, np.int64)
+    regs[K.REG_X2] = K.M32
+    return K.State(
+        data=np.zeros(n, np.uint8), known=np.zeros(n, np.uint8), lane_tab=lane_tab,
+        t0=counters(256), t1=counters(65536),
+        ht=counters(1 << p.hash_bits),  # COUNTER_INIT in slot 0 is above any 16-bit check: no bucket yet
+        match_tab=np.zeros(K.MATCH_WAYS << p.match_bits, np.int32),
+        match_sm=counters(2 * K.MATCH_BUCKETS),
+        weights=weights, w_final=np.full((256, K.N_MIXERS), K.WEIGHT_INIT, np.int32),
+        apm=np.tile(apm_row, K.APM_ROWS).astype(np.uint16),
+        regs=regs, out=out, blob=blob, cfg=cfg,
+        orders=np.array(sorted(KINDS[c] for c in p.contexts), np.int64),
+        squash=SQUASH, stretch=STRETCH, rates=RATES,
+        cum=np.zeros(257, np.int64), ctx_hash=np.zeros(nh, np.int64), slot=np.zeros(nh, np.int64),
+        inputs=np.zeros(nin, np.int64), mixer_row=np.zeros(K.N_MIXERS, np.int64),
+        mixer_out=np.zeros(K.N_MIXERS, np.int64), apm_knot=np.zeros(K.N_APMS, np.int64))
 
 
 class _Coder:
@@ -120,33 +86,8 @@ class _Coder:
         self.n = int(length.sum())
         self.lane_len = length
         self.step = 0
-        p = params
-        nh = len(p.contexts)
-        nin = K.PER_CONTEXT * nh + K.N_FIXED
-        lane_tab = np.zeros((len(start), 9), np.int64)
-        lane_tab[:, 0], lane_tab[:, 1], lane_tab[:, 7], lane_tab[:, 8] = start, length, start, -1
-        apm_row = SQUASH[np.clip(np.arange(-16, 17) * 128, -2048, 2047) + 2048] * 16
-        wa = np.full((256, nin), 1 << 14, np.int32)
-        wb = np.full((4 * (nh + 1) * 8, nin), 1 << 14, np.int32)
-        wc = np.full((256, nin), 1 << 14, np.int32)
-        wa[:, 0] = wb[:, 0] = wc[:, 0] = 0
-        cfg = np.zeros(6, np.int64)
-        cfg[K.CFG_HASH_MASK] = (1 << (p.hash_bits - 4)) - 1
-        cfg[K.CFG_MATCH_MASK] = (1 << p.match_bits) - 1
-        cfg[K.CFG_MATCH_MIN], cfg[K.CFG_LIMIT] = p.match_min, p.limit
-        cfg[K.CFG_LR], cfg[K.CFG_APM_RATE] = p.lr, p.apm_rate
-        self.regs = np.array([0, 0xFFFFFFFF, 0, 0, 0], np.int64)
-        self.out = np.zeros(out_size, np.uint8)
-        self.state = (
-            np.zeros(self.n, np.uint8), np.zeros(self.n, np.uint8), lane_tab,
-            np.full(1 << p.hash_bits, K.COUNTER_INIT, np.uint32),  # > any 16-bit bucket check
-            np.full(256, K.COUNTER_INIT, np.uint32), np.full(65536, K.COUNTER_INIT, np.uint32),
-            np.zeros(2 << p.match_bits, np.int32), np.full(64, K.COUNTER_INIT, np.uint32),
-            wa, wb, wc, np.tile(apm_row, 256).astype(np.uint16), np.tile(apm_row, 65536).astype(np.uint16),
-            self.regs, self.out, blob, cfg,
-            np.array(sorted(KINDS[c] for c in p.contexts), np.int64), np.zeros(257, np.int64),
-            np.zeros(nh, np.int64), np.zeros(nh, np.int64), np.zeros(nin, np.int64),
-            np.full((256, 4), 16384, np.int32), np.zeros(4, np.int64), np.tile(apm_row, 65536).astype(np.uint16), wc.copy())
+        self.state = _new_state(start, length, params, np.zeros(out_size, np.uint8), blob)
+        self.regs, self.out = self.state.regs, self.state.out
         self._ones = np.zeros(0, np.float64)
 
     def _active(self, lanes) -> np.ndarray:
@@ -163,27 +104,26 @@ class _Coder:
         return freqs
 
     def _step(self, mode: int, lanes, freqs, syms: np.ndarray) -> None:
-        K.code_step(mode, lanes, freqs, syms, self.state, SQUASH, STRETCH, RATES)
+        K.code_step(mode, lanes, freqs, syms, self.state)
         self.step += 1
 
     def _adaptive(self, mode: int, src: np.ndarray) -> None:
-        self.step = K.code_adaptive(mode, src, self.step, self.state, SQUASH, STRETCH, RATES,
-                                    self._ones)
+        self.step = K.code_adaptive(mode, src, self.step, self.state, self._ones)
 
 
 class MixEncoder(_Coder):
     """Encode step by step; `finish()` returns the coded stream."""
 
-    def __init__(self, lane_start, lane_len, params: MixParams = MixParams()):
+    def __init__(self, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS):
         n_lanes = len(np.atleast_1d(lane_len))
-        super().__init__(lane_start, lane_len, params, max(1 << 20, 64 * n_lanes + 64),
-                         np.zeros(0, np.uint8))
+        room = max(1 << 20, 2 * K.OUT_PER_BYTE * (n_lanes + 1))  # at least two steps' output
+        super().__init__(lane_start, lane_len, params, room, np.zeros(0, np.uint8))
         self._chunks: list[bytes] = []
 
     def _make_room(self, k: int) -> None:
-        if self.regs[3] + 32 * k + 8 > len(self.out):
-            self._chunks.append(self.out[:self.regs[3]].tobytes())
-            self.regs[3] = 0
+        if self.regs[K.REG_OUT] + K.OUT_PER_BYTE * k + K.OUT_MARGIN > len(self.out):
+            self._chunks.append(self.out[:self.regs[K.REG_OUT]].tobytes())
+            self.regs[K.REG_OUT] = 0
 
     def encode_step(self, lanes: np.ndarray, freqs: np.ndarray, symbols: np.ndarray) -> None:
         """Code the bytes `symbols` of the active `lanes` under the transformer's `freqs`."""
@@ -192,7 +132,7 @@ class MixEncoder(_Coder):
         if syms.shape != lanes.shape:
             raise ValueError("need one symbol per active lane")
         self._make_room(len(lanes))
-        self._step(0, lanes, self._freqs(freqs, len(lanes)), syms)
+        self._step(K.COMPRESS, lanes, self._freqs(freqs, len(lanes)), syms)
 
     def encode_rest(self, data: bytes) -> None:
         """Code the remaining steps of `data` (all n bytes) with uniform transformer input."""
@@ -201,51 +141,51 @@ class MixEncoder(_Coder):
             raise ValueError(f"need all {self.n} bytes, got {len(src)}")
         while self.step < (self.lane_len.max() if self.n else 0):
             self._make_room(len(self.lane_len))
-            self._adaptive(0, src)
+            self._adaptive(K.COMPRESS, src)
 
     def finish(self) -> bytes:
         """Flush the coder (4 bytes of x1) and return the whole stream."""
         self._make_room(1)
-        x1, op = int(self.regs[0]), int(self.regs[3])
+        x1, op = int(self.regs[K.REG_X1]), int(self.regs[K.REG_OUT])
         self.out[op:op + 4] = np.frombuffer(x1.to_bytes(4, "big"), np.uint8)
         self._chunks.append(self.out[:op + 4].tobytes())
-        self.regs[3] = 0
+        self.regs[K.REG_OUT] = 0
         return b"".join(self._chunks)
 
 
 class MixDecoder(_Coder):
     """Decode step by step with the same lanes, params and freqs the encoder saw."""
 
-    def __init__(self, blob: bytes, lane_start, lane_len, params: MixParams = MixParams()):
+    def __init__(self, blob: bytes, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS):
         buf = np.frombuffer(bytes(blob), dtype=np.uint8).copy()
         super().__init__(lane_start, lane_len, params, 0, buf)
         head = bytes(blob[:4]).ljust(4, b"\0")
-        self.regs[2], self.regs[4] = int.from_bytes(head, "big"), 4
+        self.regs[K.REG_X], self.regs[K.REG_IN] = int.from_bytes(head, "big"), 4
 
     def decode_step(self, lanes: np.ndarray, freqs: np.ndarray) -> np.ndarray:
         """The bytes (uint8) of the active `lanes` at this step."""
         lanes = self._active(lanes)
         syms = np.zeros(len(lanes), np.int64)
-        self._step(1, lanes, self._freqs(freqs, len(lanes)), syms)
+        self._step(K.DECOMPRESS, lanes, self._freqs(freqs, len(lanes)), syms)
         return syms.astype(np.uint8)
 
     def decode_rest(self) -> None:
         """Decode all remaining steps with uniform transformer input."""
-        self._adaptive(1, self.state[0])
+        self._adaptive(K.DECOMPRESS, self.state.data)
 
     def output(self) -> bytes:
         """All n decoded bytes."""
-        return self.state[0].tobytes()
+        return self.state.data.tobytes()
 
 
-def encode_adaptive(data: bytes, n_lanes: int, params: MixParams = MixParams(), block: int = 1) -> bytes:
+def encode_adaptive(data: bytes, n_lanes: int, params: MixParams = DEFAULT_PARAMS, block: int = 1) -> bytes:
     """Code `data` without a transformer (uniform freqs), in lane_layout(len, block, n_lanes)."""
     enc = MixEncoder(*lane_layout(len(data), block, n_lanes), params)
     enc.encode_rest(data)
     return enc.finish()
 
 
-def decode_adaptive(blob: bytes, n: int, n_lanes: int, params: MixParams = MixParams(),
+def decode_adaptive(blob: bytes, n: int, n_lanes: int, params: MixParams = DEFAULT_PARAMS,
                     block: int = 1) -> bytes:
     """Inverse of `encode_adaptive`."""
     dec = MixDecoder(blob, *lane_layout(n, block, n_lanes), params)

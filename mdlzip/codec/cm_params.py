@@ -1,0 +1,81 @@
+"""Configuration of the context-mixing coder, as stored in an archive (FORMAT.md 4.1).
+
+Pure Python (no numba, no torch): reading or validating an archive's configuration loads no kernel.
+The kernels (cm_kernel.py) and the coder (mixer.py) take their constants from here.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+PROB_ONE = 4096  # the coder's probabilities are integers in [1, PROB_ONE - 1] out of PROB_ONE
+
+# Context kinds, as the kernel sees them: an order o in 1..MAX_ORDER hashes the last o bytes;
+# the three special kinds have codes above every order (the kernel sorts them last).
+MAX_ORDER = 32
+WORD = 100       # the current word (letters, case-folded, and bytes >= 128) with the last byte
+WORD_PAIR = 101  # the current word with the previous word
+COLUMN = 102     # the byte above (same column of the previous line), the column and the last byte
+KINDS = {**{str(o): o for o in range(1, MAX_ORDER + 1)}, "word": WORD, "word_pair": WORD_PAIR,
+         "column": COLUMN}  # name in the archive JSON -> kernel code
+MAX_CONTEXTS = 16  # at most this many hashed context kinds
+
+MAX_STATE_BYTES = 1 << 30  # a reader refuses parameters whose tables need more
+
+
+@dataclass(frozen=True)
+class MixParams:
+    """Model sizes and rates. Stored in the archive (as `to_dict()`); defaults are the tuned ones."""
+    hash_bits: int = 24          # log2 of the hashed context slots (4 bytes each)
+    match_bits: int = 22         # log2 of the match table buckets (2 positions of 4 bytes each)
+    match_min: int = 6           # bytes of context a match must share (2..8)
+    contexts: tuple[str, ...] = ("2", "3", "4", "6", "word", "word_pair", "column")  # hashed context kinds
+    limit: int = 30              # counters adapt at rate 1/(n+1.5) with n capped here (1..1023)
+    lr: int = 9                  # mixer learning rate (weight step x * err * lr >> 14)
+    apm_rate: int = 6            # APM step 2^-apm_rate
+
+    def __post_init__(self):
+        object.__setattr__(self, "contexts", tuple(self.contexts))
+        checks = {"hash_bits": (12, 28), "match_bits": (8, 26), "match_min": (2, 8),
+                  "limit": (1, 1023), "lr": (1, 1024), "apm_rate": (1, 15)}
+        for name, (lo, hi) in checks.items():
+            v = getattr(self, name)
+            if type(v) is not int or not lo <= v <= hi:
+                raise ValueError(f"MixParams.{name} must be an int in [{lo}, {hi}], got {v!r}")
+        if not 1 <= len(self.contexts) <= MAX_CONTEXTS or len(set(self.contexts)) != len(self.contexts) \
+                or any(type(c) is not str or c not in KINDS for c in self.contexts):
+            raise ValueError(f"MixParams.contexts must be 1..{MAX_CONTEXTS} distinct of {sorted(KINDS)}, "
+                             f"got {self.contexts!r}")
+        if self.state_bytes() > MAX_STATE_BYTES:
+            raise ValueError(f"MixParams need {self.state_bytes()} bytes of tables, over {MAX_STATE_BYTES}")
+
+    @classmethod
+    def for_size(cls, n_bytes: int) -> MixParams:
+        """The defaults, with tables no larger than an input of `n_bytes` can fill."""
+        bits = max(1, n_bytes).bit_length()
+        return cls(hash_bits=min(cls.hash_bits, max(16, bits + 1)), match_bits=min(cls.match_bits, max(12, bits - 1)))
+
+    def state_bytes(self) -> int:
+        """Bytes of the fixed-size tables (the per-file arrays come on top: 2 bytes per byte)."""
+        return 4 * (1 << self.hash_bits) + 8 * (1 << self.match_bits) + 2 * 33 * (256 + 2 * 65536) \
+            + 4 * 65792
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["contexts"] = list(self.contexts)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MixParams:
+        """Parameters from an (untrusted) archive dict; ValueError on unknown keys or bad values."""
+        if not isinstance(d, dict):
+            raise ValueError(f"mixer parameters must be a dict, got {type(d).__name__}")  # noqa: TRY004 (archive data)
+        names = {f.name for f in dataclasses.fields(cls)}
+        if set(d) != names:  # all of them: the defaults may change, an archive's meaning must not
+            raise ValueError(f"mixer parameters must be exactly {sorted(names)}")
+        d = dict(d)
+        if "contexts" in d:
+            if not isinstance(d["contexts"], (list, tuple)):
+                raise ValueError("MixParams.contexts must be a list")
+            d["contexts"] = tuple(d["contexts"])
+        return cls(**d)
