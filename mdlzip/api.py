@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from . import classical, container, pipeline, runtime, sections
 from .container import Method, Section
 from .errors import ChecksumError, MdlzipError
-from .levels import DEFAULT_LEVEL, LEVELS, check_level, settings
+from .levels import DEFAULT_LEVEL, LEVELS, settings
 from .models.stored import param_count
 from .options import CompressOptions, DecompressOptions
 
@@ -132,7 +132,7 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
     opts = CompressOptions.from_keywords("compress", options)
     runtime.check_available(opts.device)
     data = bytes(data)
-    plan = settings(check_level(level), len(data), **opts.train_overrides())
+    plan = settings(level, len(data), **opts.train_overrides())  # checks the level
     with_model = opts.with_model(plan.trains_model)
     result = pipeline.encode(data, plan, pure=opts.pure, with_model=with_model, lump_eps=opts.lump_eps,
                              alpha_auto=opts.alpha == "auto", device=opts.device, threads=opts.threads,

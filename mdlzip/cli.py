@@ -343,7 +343,8 @@ def _pairs(text: str) -> dict:
               help="One more configuration per level with these options (repeatable; none: the options alone).")
 @click.option("--baselines", metavar="A,B,...", help="Baselines to run (default: all installed; an unknown name "
               "lists them).")
-@click.option("--chunk", type=click.IntRange(min=1), help="Chunk length of the per-chunk baselines (default: the default level's context).")
+@click.option("--chunk", type=click.IntRange(min=1),
+              help="Chunk length of the per-chunk baselines (default: the default level's context).")
 @click.option("--prequential", is_flag=True, help="Also measure the prequential code length (retrains per block).")
 @click.option("--first-block", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Prequential: bytes of the first, uniformly coded block.")

@@ -7,12 +7,11 @@ value out of range are an `OptionError`, raised at the call, whatever path the d
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass, fields
 
 from .errors import OptionError, UnknownOptionError
 from .runtime import check_device, check_threads
-from .training.config import TrainConfig
+from .training.config import TrainConfig, is_real
 
 # The training options a user may set (fields of TrainConfig); each asks for a trained model.
 TRAIN_KEYS = ("regularizer", "alpha", "beta", "tolerance", "prelude_frac", "finetune_frac")
@@ -33,10 +32,10 @@ def _from_keywords(cls, call: str, keywords: dict, misplaced: frozenset = frozen
             continue
         if key in misplaced:
             raise OptionError(f"{call}: {key!r} is a compression option, not one for decompressing")
-        close = difflib.get_close_matches(key, names, n=1)
         if key in LEVEL_WORDS:  # lzma's and zlib's names for what mdlzip calls the level
             hint = " (the level is the argument after the data: compress(data, 9))"
         else:
+            close = difflib.get_close_matches(key, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f"; options: {', '.join(names)}"
         raise UnknownOptionError(f"{call}: unknown option {key!r}{hint}")
     return cls(**keywords)
@@ -87,9 +86,9 @@ class CompressOptions:
         for name in ("progress", "fallback", "verify", "pure"):
             _flag(name, getattr(self, name))
         _flag("model", self.model, none_ok=True)
-        if self.lump_eps is not None and not (_real(self.lump_eps) and self.lump_eps >= 0):
+        if self.lump_eps is not None and not (is_real(self.lump_eps) and self.lump_eps >= 0):
             raise OptionError(f"lump_eps must be a number >= 0, not {self.lump_eps!r}")
-        if self.alpha is not None and self.alpha != "auto" and not (_real(self.alpha) and self.alpha >= 0):
+        if self.alpha is not None and self.alpha != "auto" and not (is_real(self.alpha) and self.alpha >= 0):
             raise OptionError(f"alpha must be a number >= 0 or 'auto', not {self.alpha!r}")
         TrainConfig(**self.train_overrides())  # checks every training value now, not after the data
         given = self.model_options()
@@ -112,6 +111,3 @@ class CompressOptions:
     def from_keywords(cls, call: str, keywords: dict) -> CompressOptions:
         return _from_keywords(cls, call, keywords)
 
-
-def _real(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

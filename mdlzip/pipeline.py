@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from . import runtime, sections
 from .container import Method, Section
 from .levels import Plan
+
+if TYPE_CHECKING:  # torch is imported only where a model runs
+    from .training.train import Trained
 
 Sections = list[tuple[Section, bytes]]
 
@@ -25,7 +29,7 @@ class Encoded:
     """The candidate archives' sections of one input, and what it took to make them."""
 
     candidates: dict[Method, Sections]  # NEURAL alone, or MIXED and CM, or CM alone
-    trained: object | None  # training.train.Trained when a model was trained
+    trained: Trained | None  # the model, when one was trained
     train_seconds: float
     code_seconds: float
     device: str  # where the model ran ("cpu" when none did: cm runs on the CPU)

@@ -9,6 +9,11 @@ from ..errors import OptionError
 REGULARIZERS = ("none", "magnitude", "drr", "rl1", "pmmp")  # sparsity methods (training/regularizers.py)
 
 
+def is_real(v) -> bool:
+    """A finite int or float, not a bool: what a numeric option must be."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: float = 8.0  # passes over the input
@@ -38,25 +43,24 @@ class TrainConfig:
             if not ok:
                 raise OptionError(f"{name} must be {what}, not {getattr(self, name)!r}")
 
-        real = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         count = lambda v: type(v) is int
         need(self.regularizer in REGULARIZERS, "regularizer", "one of " + ", ".join(REGULARIZERS))
-        need(real(self.epochs) and self.epochs > 0, "epochs", "a number > 0")
+        need(is_real(self.epochs) and self.epochs > 0, "epochs", "a number > 0")
         need(count(self.min_steps) and self.min_steps >= 1, "min_steps", "an integer >= 1")
         need(count(self.max_steps) and self.max_steps >= self.min_steps, "max_steps", "an integer >= min_steps")
         need(count(self.batch_size) and self.batch_size >= 1, "batch_size", "an integer >= 1")
         need(count(self.tamade_chunks) and self.tamade_chunks >= 1, "tamade_chunks", "an integer >= 1")
         need(count(self.seed) and self.seed >= 0, "seed", "an integer >= 0")
-        need(real(self.lr) and self.lr > 0, "lr", "a number > 0")
-        need(len(self.betas) == 2 and all(real(b) and 0 <= b < 1 for b in self.betas), "betas", "two numbers in [0, 1)")
-        need(real(self.grad_clip) and self.grad_clip > 0, "grad_clip", "a number > 0")
-        need(real(self.alpha) and self.alpha >= 0, "alpha", "a number >= 0")
-        need(real(self.beta) and self.beta > 0, "beta", "a number > 0")
-        need(real(self.tolerance) and self.tolerance >= 0, "tolerance", "a number >= 0")
+        need(is_real(self.lr) and self.lr > 0, "lr", "a number > 0")
+        need(len(self.betas) == 2 and all(is_real(b) and 0 <= b < 1 for b in self.betas), "betas", "two numbers in [0, 1)")
+        need(is_real(self.grad_clip) and self.grad_clip > 0, "grad_clip", "a number > 0")
+        need(is_real(self.alpha) and self.alpha >= 0, "alpha", "a number >= 0")
+        need(is_real(self.beta) and self.beta > 0, "beta", "a number > 0")
+        need(is_real(self.tolerance) and self.tolerance >= 0, "tolerance", "a number >= 0")
         for name in ("warmup_frac", "min_lr_frac", "prelude_frac", "finetune_frac"):
-            need(real(getattr(self, name)) and 0 <= getattr(self, name) <= 1, name, "a number in [0, 1]")
+            need(is_real(getattr(self, name)) and 0 <= getattr(self, name) <= 1, name, "a number in [0, 1]")
         need(self.prelude_frac + self.finetune_frac <= 1, "finetune_frac", "at most 1 - prelude_frac")
-        need(real(self.sparsity) and 0 <= self.sparsity < 1, "sparsity", "a number in [0, 1)")
+        need(is_real(self.sparsity) and 0 <= self.sparsity < 1, "sparsity", "a number in [0, 1)")
 
     def num_steps(self, n_chunks: int) -> int:
         steps = math.ceil(self.epochs * n_chunks / self.batch_size)
