@@ -19,7 +19,9 @@ from .errors import (
            DeviceError,
            FormatError,
            MdlzipError,
+           MemoryLimitError,
            OptionError,
+           OutOfMemoryError,
            TruncatedError,
            UnknownOptionError,
            UnsupportedVersionError,
@@ -30,5 +32,5 @@ from .levels import DEFAULT_LEVEL, LEVELS
 __version__ = "0.1.0"
 __all__ = ["compress", "compress_with_report", "decompress", "info", "open", "MdlzFile", "ArchiveInfo", "Report",
            "MdlzipError", "FormatError", "TruncatedError", "ChecksumError", "UnsupportedVersionError",
-           "OptionError", "UnknownOptionError", "DeviceError", "DEFAULT_LEVEL", "LEVELS", "FORMAT_VERSION",
+           "OptionError", "UnknownOptionError", "DeviceError", "MemoryLimitError", "OutOfMemoryError", "DEFAULT_LEVEL", "LEVELS", "FORMAT_VERSION",
            "__version__"]

@@ -9,9 +9,9 @@ import json
 import zlib
 from dataclasses import asdict, dataclass, field
 
-from . import classical, container, pipeline, runtime, sections
+from . import classical, container, memory, pipeline, runtime, sections
 from .container import Method, Section
-from .errors import ChecksumError, MdlzipError
+from .errors import ChecksumError, MdlzipError, OutOfMemoryError
 from .levels import DEFAULT_LEVEL, LEVELS, settings
 from .models.stored import param_count
 from .options import CompressOptions, DecompressOptions
@@ -25,6 +25,7 @@ class ArchiveInfo:
     original_bytes: int
     archive_bytes: int
     sizes: dict[str, int]  # itemized archive bytes; they add up to archive_bytes
+    memory_needed: int = 0  # bytes that decoding allocates (mdlzip.memory), at the default batch
     model: dict | None = None  # configuration of the stored model (neural method)
     params: int | None = None
     nonzeros: int | None = None
@@ -103,13 +104,28 @@ class Report(ArchiveInfo):
 MODEL_METHODS = (Method.NEURAL, Method.MIXED, Method.CM)
 
 
-def _info(archive: container.Archive, archive_bytes: int) -> ArchiveInfo:
-    info = ArchiveInfo(archive.method.name.lower(), archive.original_size, archive_bytes, archive.sizes)
-    if archive.method == Method.CM:
-        sections.read_mix_config(archive.sections[Section.CONFIG], with_model=False)  # checked, as decoding would
-    qm = sections.read_model(archive.method, archive.sections) if archive.method in MODEL_METHODS else None
-    if qm is not None:
-        info.model, info.params, info.nonzeros = qm.cfg.to_dict(), param_count(qm.cfg), qm.num_nonzero()
+def _coding(archive: container.Archive) -> sections.Coding | None:
+    """The checked CONFIG of a model method (None for the classical ones), and the declared size
+    checked against what the coded data can hold: what both decoding and `info` check first."""
+    if archive.method in MODEL_METHODS:
+        return sections.read_coding(archive.method, archive.sections, archive.original_size)
+    classical.check_size(archive.method, archive.sections[Section.PAYLOAD], archive.original_size)
+    return None
+
+
+def _data_bytes(archive: container.Archive) -> int:
+    return len(archive.sections.get(Section.DATA, archive.sections.get(Section.PAYLOAD, b"")))
+
+
+def _info(archive: container.Archive, archive_bytes: int, memlimit: int = memory.DEFAULT_MEMLIMIT) -> ArchiveInfo:
+    coding = _coding(archive)
+    needed = memory.needed(archive.method, archive.original_size, coding, _data_bytes(archive))["total"]
+    info = ArchiveInfo(archive.method.name.lower(), archive.original_size, archive_bytes, archive.sizes, needed)
+    if coding is not None and coding.model is not None:
+        cfg = coding.model
+        info.model, info.params = cfg.to_dict(), param_count(cfg)
+        if not memlimit or memory.model_bytes(cfg) <= memlimit:  # the weights are decoded as for decoding
+            info.nonzeros = sections.read_model(coding, archive.sections).num_nonzero()
     return info
 
 
@@ -146,7 +162,7 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
         candidates = {model_method: candidates[model_method]}
     method = min(candidates, key=lambda m: (len(candidates[m]), m != model_method))
     archive = candidates[method]
-    if opts.verify and decompress(archive, device=opts.device) != data:
+    if opts.verify and decompress(archive, device=opts.device, memlimit=0) != data:
         raise MdlzipError("self-check failed: the archive does not decode to the input")
     info = _info(container.unpack(archive), len(archive))
     trained = result.trained
@@ -167,16 +183,24 @@ def compress(data: bytes, level: int = DEFAULT_LEVEL, **options) -> bytes:
 
 
 def decompress(data: bytes, **options) -> bytes:
-    """Decode one .mdlz archive; raises a `FormatError` subclass for anything but a valid archive.
-    Options: the fields of `mdlzip.options.DecompressOptions` (device, threads, progress)."""
+    """Decode one .mdlz archive; raises a `FormatError` subclass for anything but a valid archive,
+    and `MemoryLimitError`, before allocating, where decoding would need more than `memlimit`.
+    Options: the fields of `mdlzip.options.DecompressOptions` (device, threads, progress, memlimit)."""
     opts = DecompressOptions.from_keywords("decompress", options)
     runtime.check_available(opts.device)
     archive = container.unpack(data)
-    if archive.method in MODEL_METHODS:
-        out = pipeline.decode(archive.method, archive.sections, archive.original_size, device=opts.device,
-                              threads=opts.threads, progress=opts.progress)
-    else:
-        out = classical.decode(archive.method, archive.sections[Section.PAYLOAD], archive.original_size)
+    coding, n, data_bytes = _coding(archive), archive.original_size, _data_bytes(archive)
+    rows = memory.neural_rows_within(coding, n, data_bytes, opts.memlimit) if archive.method == Method.NEURAL else None
+    memory.check(memory.needed(archive.method, n, coding, data_bytes, rows), opts.memlimit)
+    try:
+        if coding is not None:
+            out = pipeline.decode(coding, archive.sections, n, device=opts.device, threads=opts.threads,
+                                  progress=opts.progress, rows=rows)
+        else:
+            out = classical.decode(archive.method, archive.sections[Section.PAYLOAD], n)
+    except MemoryError:
+        raise OutOfMemoryError(f"out of memory while decoding (the limit, {memory.format_size(opts.memlimit)}, "
+                               "is more than this machine had free)") from None
     if len(out) != archive.original_size or zlib.crc32(out) != archive.original_crc:
         raise ChecksumError("decoded data does not match the stored CRC32"
                             + (" (the model's outputs differed between compression and decompression?)"
@@ -184,10 +208,12 @@ def decompress(data: bytes, **options) -> bytes:
     return out
 
 
-def info(data: bytes) -> ArchiveInfo:
-    """Describe an archive (sizes itemized, model) without decoding its data."""
+def info(data: bytes, memlimit: int | str | None = None) -> ArchiveInfo:
+    """Describe an archive (sizes itemized, model, memory needed to decode) without decoding its
+    data; its configuration is checked as decoding checks it. The stored weights are read (to count
+    the nonzeros) only where the model fits `memlimit` (as for `decompress`)."""
     data = bytes(data)
-    return _info(container.unpack(data), len(data))
+    return _info(container.unpack(data), len(data), memory.parse_memlimit(memlimit))
 
 
 def report_json(report: ArchiveInfo) -> str:

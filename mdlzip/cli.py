@@ -20,6 +20,7 @@ import click
 from . import __version__, api
 from .errors import MdlzipError, OptionError
 from .levels import DEFAULT_LEVEL
+from .memory import DEFAULT_MEMLIMIT, format_size, parse_memlimit
 from .options import TRAIN_KEYS, CompressOptions
 from .runtime import DEVICES
 from .training.config import REGULARIZERS
@@ -30,7 +31,8 @@ FAILURES = (click.FileError, MdlzipError, OSError, MemoryError)  # exit 1
 SHORTCUTS = {"-z": "compress", "--compress": "compress", "-d": "decompress", "--decompress": "decompress",
              "-t": "test", "--test": "test", "-l": "info", "--list": "info", "list": "info"}
 TERMS = {"weights": "  MDL model term", "data": "  MDL data term"}  # the two parts of the description length
-EXIT = "Exit status: 0 success (a skipped file is only a warning), 1 error, 2 usage error."
+EXIT = "Exit status: 0 success (a skipped file is only a warning), 1 error, 2 usage error, 130 interrupted."
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a command that Ctrl-C stopped
 EPILOG = f"""\b
 Shortcuts, as in xz: -z compress, -d decompress, -t test, -l (or list) info;
 mdlzip -dc FILE is mdlzip decompress -c FILE.
@@ -54,8 +56,27 @@ class AlphaType(click.ParamType):
         return alpha
 
 
+class MemlimitType(click.ParamType):
+    """A memory limit: bytes, with KiB/MiB/GiB, a percentage of physical memory, or 0 (none)."""
+
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_memlimit(value)
+        except OptionError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 class Mdlzip(click.Group):
     """The subcommands, and xz's operation flags in first place as shortcuts: -d, -dc, --list, ..."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # outside a file's work (which `_each` reports with its name)
+            click.echo("mdlzip: interrupted", err=True)
+            ctx.exit(INTERRUPTED)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         head = args[0] if args else ""
@@ -85,6 +106,9 @@ def _each(files: tuple[str, ...], work: Callable[[str], None]) -> int:
         except FAILURES as exc:
             _error(path, exc)
             failed = 1
+        except KeyboardInterrupt:  # no output is left behind (_write); the inputs are untouched
+            click.echo(f"mdlzip: {_name(path)}: interrupted", err=True)
+            sys.exit(INTERRUPTED)
     return failed
 
 
@@ -151,6 +175,9 @@ FILES = click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
 THREADS = click.option("-T", "--threads", type=click.IntRange(min=0), metavar="N", help="CPU threads (0: all cores).")
 DEVICE = click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
                       help="Where a model runs (never changes the bytes).")
+MEMLIMIT = click.option("--memlimit", type=MemlimitType(), default=str(DEFAULT_MEMLIMIT),
+                        help=f"Refuse to decode an archive that needs more memory (default {format_size(DEFAULT_MEMLIMIT)}; "
+                             "KiB/MiB/GiB, N% of RAM, 0: no limit).")
 CODING = _options(
     THREADS, DEVICE, click.option("-v", "--verbose", count=True, help="Say more."),
     click.option("-q", "--quiet", count=True, help="No report, no progress bars; -qq: no warnings either."),
@@ -255,6 +282,7 @@ def _strip(path: str) -> str:
 @FILES
 @OUTPUT
 @CODING
+@MEMLIMIT
 def decompress(files: tuple[str, ...], **o) -> None:
     """Decompress FILE.mdlz to FILE (no FILE, or -: stdin to stdout)."""
     _prepare(files, o)
@@ -262,7 +290,7 @@ def decompress(files: tuple[str, ...], **o) -> None:
     def work(path: str) -> None:
         dest = _target(path, o, _strip)
         data = api.decompress(_read(path, archive=True), device=o["device"], threads=o["threads"],
-                              progress=o["progress"])
+                              progress=o["progress"], memlimit=o["memlimit"])
         _write(dest, data, path)
         _finish(path, dest, o)
 
@@ -272,13 +300,14 @@ def decompress(files: tuple[str, ...], **o) -> None:
 @main.command("test", epilog=EXIT)
 @FILES
 @CODING
+@MEMLIMIT
 def test_(files: tuple[str, ...], **o) -> None:
     """Decode FILEs (no FILE, or -: stdin) and verify their checksums; write nothing."""
     _prepare(files, o)
 
     def work(path: str) -> None:
         data = api.decompress(_read(path, archive=True), device=o["device"], threads=o["threads"],
-                              progress=o["progress"])
+                              progress=o["progress"], memlimit=o["memlimit"])
         if o["verbose"] > o["quiet"]:
             click.echo(f"{_name(path)}: OK, {len(data):,} bytes", err=True)
 
@@ -289,23 +318,28 @@ def test_(files: tuple[str, ...], **o) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("-v", "--verbose", count=True, help="Itemize the sizes; show the model configuration.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per file.")
-def info(files: tuple[str, ...], verbose: int, as_json: bool) -> None:
+@MEMLIMIT
+def info(files: tuple[str, ...], verbose: int, as_json: bool, memlimit: int) -> None:
     """Describe archives without decoding them (alias: list)."""
     rows, line = [], "{:>12} {:>14} {:>7}  {:<7} {:>20}  {:<5}  {}".format
     if not as_json:
         click.echo(line("Compressed", "Uncompressed", "Ratio", "Method", "Params(nz)", "Check", "Filename"))
 
     def work(path: str) -> None:
-        meta = api.info(_read(path, archive=True))
+        meta = api.info(_read(path, archive=True), memlimit)
         rows.append(dict(meta.to_dict(), file=_name(path)))
         if as_json:
             return
         ratio = f"{meta.archive_bytes / meta.original_bytes:.3f}" if meta.original_bytes else "---"
-        params = f"{meta.params:,}({meta.nonzeros:,})" if meta.params is not None else "-"
+        params = f"{meta.params:,}({meta.nonzeros:,})" if meta.nonzeros is not None else \
+            f"{meta.params:,}(?)" if meta.params is not None else "-"
         click.echo(line(f"{meta.archive_bytes:,}", f"{meta.original_bytes:,}", ratio, meta.method, params, "CRC32",
                         _name(path)))
         for name, n in meta.sizes.items() if verbose else ():
             click.echo(f"    {name:<10} {n:>12,} bytes{TERMS.get(name, '')}")
+        if verbose:
+            over = f", over the limit of {format_size(memlimit)}" if memlimit and meta.memory_needed > memlimit else ""
+            click.echo(f"    memory needed to decode: {format_size(meta.memory_needed)}{over}")
         if verbose and meta.model:
             click.echo("    model      " + " ".join(f"{k}={v}" for k, v in meta.model.items()))
 
@@ -330,7 +364,7 @@ def _pairs(text: str) -> dict:
 
 
 @main.command(epilog=EXIT)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @_options(*[click.option(f"-{n}", "levels", flag_value=n, multiple=True, hidden=2 <= n <= 8,
                          help={1: "Levels to run, several allowed (-1 ... -9; default -6).",
                                9: "The largest level."}.get(n))

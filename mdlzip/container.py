@@ -54,9 +54,14 @@ class Archive:
 
 
 def pack(method: Method, original: bytes, sections: list[tuple[Section, bytes]]) -> bytes:
-    """Write an archive. Section order is the order given (REQUIRED[method])."""
-    head = bytes([FORMAT_VERSION, 0, int(method), len(sections)]) + varint.encode(len(original))
-    head += zlib.crc32(original).to_bytes(4, "little")
+    """Write an archive of `original`. Section order is the order given (REQUIRED[method])."""
+    return pack_declared(method, len(original), zlib.crc32(original), sections)
+
+
+def pack_declared(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]]) -> bytes:
+    """Write an archive that declares `size` original bytes of CRC-32 `crc` (tests forge with it)."""
+    head = bytes([FORMAT_VERSION, 0, int(method), len(sections)]) + varint.encode(size)
+    head += crc.to_bytes(4, "little")
     for kind, body in sections:
         head += bytes([int(kind)]) + varint.encode(len(body))
     payload = b"".join(body for _, body in sections)

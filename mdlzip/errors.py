@@ -31,3 +31,16 @@ class UnknownOptionError(OptionError, TypeError):
 
 class DeviceError(MdlzipError):
     """The device cannot run the model: none such here (e.g. --device cuda without a GPU), or out of memory."""
+
+
+class MemoryLimitError(MdlzipError):
+    """Decoding would need more memory than the limit allows (computed from the header, before
+    anything is allocated). `needed` and `limit` are in bytes."""
+
+    def __init__(self, message: str, needed: int = 0, limit: int = 0):
+        super().__init__(message)
+        self.needed, self.limit = needed, limit
+
+
+class OutOfMemoryError(MdlzipError, MemoryError):
+    """An allocation failed while decoding (the machine had less free memory than the limit)."""

@@ -10,6 +10,7 @@ import difflib
 from dataclasses import dataclass, fields
 
 from .errors import OptionError, UnknownOptionError
+from .memory import parse_memlimit
 from .runtime import check_device, check_threads
 from .training.config import TrainConfig, is_real
 
@@ -43,13 +44,16 @@ def _from_keywords(cls, call: str, keywords: dict, misplaced: frozenset = frozen
 
 @dataclass(frozen=True)
 class DecompressOptions:
-    """Decompression: where the model (if any) runs, and whether to show progress."""
+    """Decompression: where the model (if any) runs, the memory it may take, and progress."""
 
     device: str = "auto"  # auto (CUDA when present), cpu, cuda or cuda:N; never changes the bytes
     threads: int | None = None  # torch threads: None = torch's default, 0 = all cores
     progress: bool = False  # tqdm bars on stderr
+    memlimit: int | str | None = None  # bytes decoding may allocate: None = memory.DEFAULT_MEMLIMIT
+    # (4 GiB), 0 = no limit, or a size such as "512MiB", "8GiB", "50%" (of physical memory); held as bytes
 
     def __post_init__(self):
+        object.__setattr__(self, "memlimit", parse_memlimit(self.memlimit))
         check_device(self.device)
         check_threads(self.threads)
         _flag("progress", self.progress)

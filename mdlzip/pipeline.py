@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from . import runtime, sections
+from .codec.layout import DECODE_BATCH
 from .container import Method, Section
 from .levels import Plan
 
@@ -86,24 +87,23 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
     return Encoded(candidates, trained, t1 - t0, time.perf_counter() - t1, str(device), sweep)
 
 
-def decode(method: Method, parts: dict[Section, bytes], n_bytes: int, *, device: str = "auto",
-           threads: int | None = None, progress: bool = False) -> bytes:
-    """The original bytes of a NEURAL, MIXED or CM archive's sections."""
-    if method == Method.NEURAL:
-        cfg, group = sections.read_neural_config(parts[Section.CONFIG])
-    else:
-        cfg, block, lanes, params = sections.read_mix_config(parts[Section.CONFIG], method == Method.MIXED)
-        sections.check_mix_size(n_bytes, parts[Section.DATA])
-        if cfg is None:
-            from .codec import mixer
+def decode(coding: sections.Coding, parts: dict[Section, bytes], n_bytes: int, *, device: str = "auto",
+           threads: int | None = None, progress: bool = False, rows: int | None = None) -> bytes:
+    """The original bytes of a NEURAL, MIXED or CM archive's sections, whose CONFIG `coding`
+    (sections.read_coding) has been checked and whose memory (memory.needed) allowed. `rows`:
+    NEURAL chunks decoded at once (memory only; the bytes never depend on it)."""
+    if coding.method == Method.CM:
+        from .codec import mixer
 
-            return mixer.decode_adaptive(parts[Section.DATA], n_bytes, lanes, params, block) if n_bytes else b""
-    qm = sections.read_weights(cfg, parts[Section.WEIGHTS])
+        return mixer.decode_adaptive(parts[Section.DATA], n_bytes, coding.lanes, coding.mixer, coding.block) \
+            if n_bytes else b""
+    qm = sections.read_model(coding, parts)
     with runtime.torch_threads(threads):
         from .codec import arith, mixed
         from .models.exact import ExactByteGPT
 
         model = ExactByteGPT(qm, runtime.resolve_device(device))
-        if method == Method.NEURAL:
-            return arith.decode(model, parts[Section.DATA], n_bytes, group, progress=progress)
-        return mixed.decode(model, parts[Section.DATA], n_bytes, block, lanes, params, progress)
+        if coding.method == Method.NEURAL:
+            return arith.decode(model, parts[Section.DATA], n_bytes, coding.group, batch_chunks=rows or DECODE_BATCH,
+                                progress=progress)
+        return mixed.decode(model, parts[Section.DATA], n_bytes, coding.block, coding.lanes, coding.mixer, progress)

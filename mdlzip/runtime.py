@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from .errors import DeviceError, OptionError
+from .errors import DeviceError, OptionError, OutOfMemoryError
 
 DEVICES = ("auto", "cpu", "cuda")  # "cuda:N" selects one GPU
 
@@ -30,7 +30,7 @@ def check_device(device: str) -> str:
 @contextmanager
 def torch_threads(threads: int | None):
     """Run a model with `threads` torch threads (0: all cores; None: unchanged), then restore the
-    setting; torch running out of device memory becomes an MdlzipError (the CLI's one line)."""
+    setting; torch running out of device or host memory becomes an MdlzipError (the CLI's one line)."""
     import torch
 
     before = torch.get_num_threads()
@@ -40,6 +40,10 @@ def torch_threads(threads: int | None):
         yield
     except torch.OutOfMemoryError as exc:
         raise DeviceError(f"out of device memory ({str(exc).splitlines()[0]})") from None
+    except RuntimeError as exc:
+        if "can't allocate memory" not in str(exc):  # torch's CPU allocator failing
+            raise
+        raise OutOfMemoryError(f"out of memory ({str(exc).splitlines()[0]})") from None
     finally:
         torch.set_num_threads(before)
 

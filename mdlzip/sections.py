@@ -7,12 +7,13 @@ No torch: `info` reads these sections for any archive without loading it.
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+import re
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from .codec.cm_params import PROB_ONE, MixParams
-from .codec.weights import decode_tensors, encode_tensors
+from .codec.weights import MAX_ELEMENTS, decode_tensors, encode_tensors
 from .container import Method, Section
 from .errors import FormatError
 from .models.stored import (
@@ -27,9 +28,11 @@ CODER = "range/constriction/categorical-lazy/precision24/float64"  # NEURAL, fix
 MIX_CODER = "mix/binary32/lanes"  # MIXED and CM (codec/mixer.py)
 LIMITS = {"block_size": 8192, "n_layer": 64, "n_head": 64, "n_embd": 2048, "mlp_ratio": 8, "weight_bits": 15}
 MAX_HEAD_SIZE = 512  # n_embd / n_head
-MAX_PARAMS = 1 << 28  # weights of a stored model, dense
-MAX_GROUP = 1 << 16  # chunks per NEURAL stream
-MAX_LANES = 1 << 16
+MAX_PARAMS = MAX_ELEMENTS  # weights of a stored model, dense: as many as the weights codec holds
+MAX_GROUP = 1 << 12  # chunks per NEURAL stream: a decoder holds every chunk of a stream at once
+MAX_LANES = 1 << 14  # lanes of MIXED: a decoder holds every lane's chunk at once
+MAX_CONFIG_BYTES = 1 << 16  # CONFIG JSON; a model of 64 layers takes under 1 KiB
+MAX_JSON_DEPTH = 4  # nesting of CONFIG (the deepest member, model.mlp_hidden, is at depth 3)
 SCALE_RANGE = (2.0**-40, 2.0**20)  # stored scales outside it could overflow an intermediate
 # A bit costs at least -log2(1 - 1/PROB_ONE) > 1/(PROB_ONE ln 2) bits, so one coded byte of the
 # mixing coder holds fewer than PROB_ONE bytes: a declared size above that is corrupt.
@@ -40,9 +43,27 @@ def _json(obj: dict) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+def _depth(text: str) -> int:
+    """Deepest nesting of JSON arrays and objects in `text` (string contents skipped)."""
+    depth = deepest = 0
+    for bracket in re.sub(r'"(?:[^"\\]|\\.)*"', "", text):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif bracket in "]}":
+            depth -= 1
+    return deepest
+
+
 def _load(blob: bytes) -> dict:
+    """Parse a CONFIG: its size and nesting are bounded before the JSON parser sees it."""
+    if len(blob) > MAX_CONFIG_BYTES:
+        raise FormatError(f"model configuration is corrupt (over {MAX_CONFIG_BYTES} bytes)")
     try:
-        raw = json.loads(blob.decode("utf-8"))
+        text = blob.decode("utf-8")
+        if _depth(text) > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH}")
+        raw = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FormatError(f"model configuration is corrupt ({exc})") from None
     if not isinstance(raw, dict):
@@ -85,20 +106,29 @@ def read_model_config(model: object) -> ByteGPTConfig:
     return cfg
 
 
-def read_neural_config(blob: bytes) -> tuple[ByteGPTConfig, int]:
-    """The NEURAL configuration: model and stream group."""
-    raw = _load(blob)
+@dataclass(frozen=True)
+class Coding:
+    """A model method's CONFIG, checked: all that a decoder needs to know before it builds anything."""
+
+    method: Method
+    model: ByteGPTConfig | None  # NEURAL and MIXED: the stored transformer
+    block: int  # chunk length (the model's context)
+    group: int = 0  # NEURAL: chunks per range-coded stream
+    lanes: int = 0  # MIXED and CM: lanes of the binary coder
+    mixer: MixParams | None = None  # MIXED and CM: the adaptive statistics
+
+
+def _neural(raw: dict) -> Coding:
     if raw.get("coder") != CODER:
         raise FormatError(f"unsupported coder {raw.get('coder')!r}")
     group = raw.get("group")
     if type(group) is not int or not 1 <= group <= MAX_GROUP:
         raise FormatError("model configuration is corrupt (stream group)")
-    return read_model_config(raw.get("model")), group
+    cfg = read_model_config(raw.get("model"))
+    return Coding(Method.NEURAL, cfg, cfg.block_size, group=group)
 
 
-def read_mix_config(blob: bytes, with_model: bool) -> tuple[ByteGPTConfig | None, int, int, MixParams]:
-    """The MIXED/CM configuration: model (MIXED only), chunk length, lanes, mixer parameters."""
-    raw = _load(blob)
+def _mix(raw: dict, method: Method) -> Coding:
     if raw.get("coder") != MIX_CODER:
         raise FormatError(f"unsupported coder {raw.get('coder')!r}")
     block, lanes = raw.get("block"), raw.get("lanes")
@@ -109,16 +139,26 @@ def read_mix_config(blob: bytes, with_model: bool) -> tuple[ByteGPTConfig | None
         params = MixParams.from_dict(raw.get("mixer"))
     except (ValueError, TypeError, AttributeError) as exc:
         raise FormatError(f"coder configuration is corrupt ({exc})") from None
-    cfg = read_model_config(raw.get("model")) if with_model else None
+    if (method == Method.MIXED) != ("model" in raw):
+        raise FormatError(f"coder configuration is corrupt ({'no' if method == Method.MIXED else 'a'} model)")
+    cfg = read_model_config(raw["model"]) if method == Method.MIXED else None
     if cfg is not None and cfg.block_size != block:
         raise FormatError("coder configuration is inconsistent (block)")
-    return cfg, block, lanes, params
+    return Coding(method, cfg, block, lanes=lanes, mixer=params)
 
 
-def check_mix_size(n_bytes: int, data: bytes) -> None:
-    """A MIXED/CM archive's declared size must fit what its coded data can hold."""
-    if n_bytes > MAX_EXPANSION * len(data) + 1024:
+def read_coding(method: Method, parts: dict[Section, bytes], n_bytes: int) -> Coding:
+    """The checked CONFIG of a NEURAL, MIXED or CM archive, and the declared size checked against
+    what its DATA section can hold."""
+    raw = _load(parts[Section.CONFIG])
+    coding = _neural(raw) if method == Method.NEURAL else _mix(raw, method)
+    data = len(parts[Section.DATA])
+    if method == Method.NEURAL:
+        if 4 * len(range(0, n_bytes, coding.block * coding.group)) > data:  # a u32 word count per stream
+            raise FormatError("coded data is too short for the original size")
+    elif n_bytes > MAX_EXPANSION * data + 1024:
         raise FormatError("coded data is too short for the original size")
+    return coding
 
 
 def weights_section(qm: QuantizedModel) -> bytes:
@@ -140,12 +180,6 @@ def read_weights(cfg: ByteGPTConfig, weights: bytes) -> QuantizedModel:
                           dict(zip(act_names, scales[len(shapes):].tolist())))
 
 
-def read_model(method: Method, sections: dict[Section, bytes]) -> QuantizedModel | None:
+def read_model(coding: Coding, parts: dict[Section, bytes]) -> QuantizedModel | None:
     """The stored model of a NEURAL or MIXED archive (None for CM)."""
-    if method == Method.CM:
-        return None
-    if method == Method.NEURAL:
-        cfg = read_neural_config(sections[Section.CONFIG])[0]
-    else:
-        cfg = read_mix_config(sections[Section.CONFIG], True)[0]
-    return read_weights(cfg, sections[Section.WEIGHTS])
+    return None if coding.model is None else read_weights(coding.model, parts[Section.WEIGHTS])

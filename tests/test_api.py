@@ -101,14 +101,15 @@ def test_truncated_and_corrupted_archives_raise_specific_errors(model_archive):
 
 
 def test_checksum_error_when_decoded_bytes_differ(model_archive):
-    """A valid container whose coded data decodes to other bytes is caught by the CRC of the original."""
+    """A valid container whose coded data decodes to other bytes is caught by the CRC of the original
+    (or, for the binary coder, where the changed data runs out before the declared size)."""
     from mdlzip import container
     a = container.unpack(model_archive)
     data = bytearray(a.sections[container.Section.DATA])
     data[len(data) // 2] ^= 0xFF
     forged = container.pack(a.method, b"\0" * a.original_size,
                             [(k, bytes(data) if k == container.Section.DATA else v) for k, v in a.sections.items()])
-    with pytest.raises(ChecksumError):
+    with pytest.raises(ChecksumError if a.method == container.Method.NEURAL else FormatError):
         mdlzip.decompress(forged)
 
 

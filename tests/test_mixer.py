@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from mdlzip.codec import cm_kernel as K
 from mdlzip.codec.cm_kernel import SQUASH_KNOTS
 from mdlzip.codec.cm_params import MixParams
 from mdlzip.codec.layout import lane_layout
@@ -18,6 +19,7 @@ from mdlzip.codec.mixer import (
     decode_adaptive,
     encode_adaptive,
 )
+from mdlzip.errors import FormatError
 
 SMALL = MixParams(hash_bits=16, match_bits=12)
 
@@ -133,18 +135,31 @@ def test_params_round_trip_and_validation():
         MixParams.from_dict([1, 2])
 
 
-def test_corrupt_and_truncated_streams_do_not_crash():
+def test_truncated_and_corrupt_streams_are_caught_or_decode_to_some_bytes():
     data = _text(4000)
     blob = encode_adaptive(data, 3, SMALL)
     rng = np.random.default_rng(2)
-    for cut in (0, 1, 5, len(blob) // 2):
-        out = decode_adaptive(blob[:cut], len(data), 3, SMALL)
-        assert len(out) == len(data)
-    for _ in range(3):
+    for cut in (0, 1, 5, len(blob) // 2, len(blob) - 1):  # the decoder would read past the end
+        with pytest.raises(FormatError, match="coded data ends"):
+            decode_adaptive(blob[:cut], len(data), 3, SMALL)
+    for _ in range(3):  # a flipped bit: wrong bytes of the right length (the CRC catches them) or caught
         bad = bytearray(blob)
         bad[rng.integers(len(bad))] ^= 0x55
-        assert len(decode_adaptive(bytes(bad), len(data), 3, SMALL)) == len(data)
-    assert len(decode_adaptive(rng.bytes(100), len(data), 3, SMALL)) == len(data)
+        try:
+            assert len(decode_adaptive(bytes(bad), len(data), 3, SMALL)) == len(data)
+        except FormatError:
+            pass
+    with pytest.raises(FormatError):  # 100 random bytes cannot hold 4000 bytes of this text
+        decode_adaptive(rng.bytes(100), len(data), 3, SMALL)
+
+
+def test_a_valid_stream_is_read_exactly_to_its_end():
+    data = _text(3000)
+    for lanes in (1, 4):
+        blob = encode_adaptive(data, lanes, SMALL)
+        dec = MixDecoder(blob, *lane_layout(len(data), 1, lanes), SMALL)
+        dec.decode_rest()
+        assert dec.output() == data and dec.regs[K.REG_IN] == len(blob)
 
 
 def test_wrong_lanes_rejected():

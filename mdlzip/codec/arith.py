@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ..errors import FormatError, TruncatedError
 from ..models.exact import ExactByteGPT, chunk_inputs
 from ..models.transformer import BOS
-from .layout import chunk_lengths, split_chunks, stream_slices
+from .layout import DECODE_BATCH, chunk_lengths, split_chunks, stream_slices
 
 FAMILY = constriction.stream.model.Categorical(perfect=False)
 ENCODE_BATCH = 8  # chunks per full-sequence pass of the encoder (speed only; results are exact)
@@ -56,7 +56,7 @@ def encode(model: ExactByteGPT, data: bytes, group: int, progress: bool = False)
 
 
 def decode(model: ExactByteGPT, blob: bytes, n_bytes: int, group: int,
-           batch_chunks: int = 1024, progress: bool = False) -> bytes:
+           batch_chunks: int = DECODE_BATCH, progress: bool = False) -> bytes:
     """Inverse of `encode`. `batch_chunks` only trades memory for speed; the output never depends on it."""
     block = model.cfg.block_size
     slices = list(stream_slices(n_bytes, block, group))

@@ -613,21 +613,31 @@ def code_step(mode, lanes, freqs, syms, st):
         syms[k] = code_byte(mode, int(lanes[k]), int(syms[k]), freqs[k], st)
 
 
+@njit(cache=True, inline="always")
+def exhausted(regs, blob):
+    """Whether the decoder has read past the end of the coded data. The decoder reads a byte
+    exactly where the encoder wrote one, and the encoder ends with the 4 bytes of x1, so decoding
+    a valid stream never reads past its end: a stream that does is corrupt."""
+    return regs[REG_IN] > blob.shape[0]
+
+
 @njit(cache=True)
-def code_adaptive(mode, src, step, st, ones):
-    """Code whole steps from `step` with uniform transformer input (`ones` empty), until done or
-    the output buffer could overflow in the next step; returns the next step. Encodes src
-    (COMPRESS)."""
+def code_adaptive(mode, src, step, until, st, ones):
+    """Code whole steps from `step` to at most `until` with uniform transformer input (`ones`
+    empty); stop early when the output buffer could overflow in the next step (COMPRESS) or the
+    coded data is used up (DECOMPRESS, `exhausted`). Returns the next step. Encodes src (COMPRESS)."""
     lane_tab, regs, out = st.lane_tab, st.regs, st.out
     n_lanes = lane_tab.shape[0]
     longest = 0
     for j in range(n_lanes):
         longest = max(longest, int(lane_tab[j, LANE_LEN]))
-    while step < longest:
+    while step < min(longest, until):
         if mode == COMPRESS and regs[REG_OUT] + OUT_PER_BYTE * n_lanes + OUT_MARGIN > out.shape[0]:
             break
         for j in range(n_lanes):
             if lane_tab[j, LANE_LEN] > step:
                 code_byte(mode, j, int(src[lane_tab[j, LANE_START] + step]), ones, st)
         step += 1
+        if mode == DECOMPRESS and exhausted(regs, st.blob):
+            break
     return step

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 STREAM_GROUP = 64  # chunks per range-coded stream of the NEURAL method (stored in its config)
+DECODE_BATCH = 1024  # chunks the NEURAL decoder holds at once where memory allows (speed only)
 
 
 def chunk_lengths(n_bytes: int, block: int) -> np.ndarray:

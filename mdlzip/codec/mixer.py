@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import FormatError
 from . import cm_kernel as K
 from .cm_params import KINDS, MixParams
 from .layout import lane_layout
@@ -29,6 +30,9 @@ SQUASH = K.squash_table()
 STRETCH = K.stretch_table(SQUASH)
 RATES = K.rate_table()
 DEFAULT_PARAMS = MixParams()  # frozen, so safe as the argument default
+# Bytes coded per kernel call without a transformer: the kernel returns to Python this often
+# (about 0.5 s at 1 lane), so Ctrl-C is honoured and progress can be shown.
+BYTES_PER_CALL = 1 << 18
 
 
 def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, out: np.ndarray,
@@ -106,9 +110,17 @@ class _Coder:
     def _step(self, mode: int, lanes, freqs, syms: np.ndarray) -> None:
         K.code_step(mode, lanes, freqs, syms, self.state)
         self.step += 1
+        self._check(mode)
 
     def _adaptive(self, mode: int, src: np.ndarray) -> None:
-        self.step = K.code_adaptive(mode, src, self.step, self.state, self._ones)
+        """Code up to BYTES_PER_CALL bytes' worth of whole steps without a transformer."""
+        until = self.step + max(1, BYTES_PER_CALL // len(self.lane_len))
+        self.step = K.code_adaptive(mode, src, self.step, until, self.state, self._ones)
+        self._check(mode)
+
+    def _check(self, mode: int) -> None:
+        if mode == K.DECOMPRESS and K.exhausted(self.regs, self.state.blob):
+            raise FormatError("coded data ends before the original size (corrupt)")
 
 
 class MixEncoder(_Coder):
@@ -171,7 +183,8 @@ class MixDecoder(_Coder):
 
     def decode_rest(self) -> None:
         """Decode all remaining steps with uniform transformer input."""
-        self._adaptive(K.DECOMPRESS, self.state.data)
+        while self.step < (self.lane_len.max() if self.n else 0):
+            self._adaptive(K.DECOMPRESS, self.state.data)
 
     def output(self) -> bytes:
         """All n decoded bytes."""

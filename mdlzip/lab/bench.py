@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import bz2
 import datetime
+import errno
 import hashlib
 import lzma
 import multiprocessing
@@ -147,9 +148,12 @@ class RoundTripError(MdlzipError):
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
-    """The files as given, each directory replaced by the files under it (sorted)."""
+    """The files as given, each directory replaced by the files under it (sorted); a path that does
+    not exist is a FileNotFoundError before any work."""
     files = []
     for path in map(Path, paths):
+        if not path.exists():
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
         files.extend(sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path])
     return files
 
