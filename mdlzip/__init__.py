@@ -12,8 +12,11 @@ any machine decodes the archive to the same bytes. Importing mdlzip does not imp
     >>> mdlzip.decompress(archive)[:5]
     b'hello'
 """
-from .api import ArchiveInfo, Report, compress, compress_with_report, decompress, info
-from .container import FORMAT_VERSION
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from .errors import (
            ChecksumError,
            DeviceError,
@@ -26,11 +29,35 @@ from .errors import (
            UnknownOptionError,
            UnsupportedVersionError,
 )
-from .file import MdlzFile, open
-from .levels import DEFAULT_LEVEL, LEVELS
+
+# The API is imported on first use, so that `import mdlzip` loads nothing but the errors: the
+# command's start-up, where Ctrl-C must exit quietly (__main__.run), has no window outside its guard
+# but the interpreter's own. numpy and the codecs come with the first call.
+_LAZY = {"compress": "api", "compress_with_report": "api", "decompress": "api", "info": "api", "ArchiveInfo": "api",
+         "Report": "api", "open": "file", "MdlzFile": "file", "DEFAULT_LEVEL": "levels", "LEVELS": "levels",
+         "FORMAT_VERSION": "container"}
+if TYPE_CHECKING:
+    from .api import ArchiveInfo, Report, compress, compress_with_report, decompress, info
+    from .container import FORMAT_VERSION
+    from .file import MdlzFile, open
+    from .levels import DEFAULT_LEVEL, LEVELS
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 __all__ = ["compress", "compress_with_report", "decompress", "info", "open", "MdlzFile", "ArchiveInfo", "Report",
            "MdlzipError", "FormatError", "TruncatedError", "ChecksumError", "UnsupportedVersionError",
-           "OptionError", "UnknownOptionError", "DeviceError", "MemoryLimitError", "OutOfMemoryError", "DEFAULT_LEVEL", "LEVELS", "FORMAT_VERSION",
+           "OptionError", "UnknownOptionError", "DeviceError", "MemoryLimitError", "OutOfMemoryError",
+           "DEFAULT_LEVEL", "LEVELS", "FORMAT_VERSION",
            "__version__"]

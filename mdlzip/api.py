@@ -204,7 +204,7 @@ def decompress(data: bytes, **options) -> bytes:
     if len(out) != archive.original_size or zlib.crc32(out) != archive.original_crc:
         raise ChecksumError("decoded data does not match the stored CRC32"
                             + (" (the model's outputs differed between compression and decompression?)"
-                               if archive.method in MODEL_METHODS else ""))
+                               if archive.method in (Method.NEURAL, Method.MIXED) else ""))
     return out
 
 

@@ -34,7 +34,9 @@ def parse_memlimit(value: int | str | None) -> int:
         if value < 0:
             raise OptionError(f"memlimit must be >= 0 bytes (0: no limit), not {value}")
         return value
-    text = str(value).strip().lower()
+    if not isinstance(value, str):
+        raise OptionError(f"memlimit must be a number of bytes or a size such as '512MiB', not {value!r}")
+    text = value.strip().lower()
     if text in ("max", "0"):
         return 0
     if match := re.fullmatch(r"(\d+(?:\.\d+)?)\s*%", text):
@@ -65,7 +67,7 @@ def model_bytes(cfg: ByteGPTConfig) -> int:
 def rows_bytes(cfg: ByteGPTConfig, rows: int) -> int:
     """Key/value cache (float32 keys, float64 values) and one step's activations of `rows` chunks."""
     cache = cfg.n_layer * cfg.block_size * cfg.n_embd * 12
-    attention = 32 * cfg.n_head * cfg.block_size  # scores, indices and weights of one layer
+    attention = 64 * cfg.n_head * cfg.block_size  # scores, indices, weights of one layer (and the allocator's slack)
     hidden = max(cfg.hidden(i) for i in range(cfg.n_layer))
     return rows * (cache + attention + 64 * (cfg.n_embd + hidden) + 8 * 256 * 4)
 
@@ -77,9 +79,10 @@ def cm_bytes(coding: Coding, n_bytes: int, data_bytes: int) -> int:
 
 
 def neural_rows(coding: Coding, n_bytes: int) -> int:
-    """Chunks the NEURAL decoder holds at once by default: whole streams, about DECODE_BATCH chunks."""
-    n_chunks = -(-n_bytes // coding.block)
-    return min(max(1, DECODE_BATCH // coding.group) * coding.group, max(1, n_chunks))
+    """Chunks the NEURAL decoder holds at once by default: whole streams, about DECODE_BATCH
+    chunks, never more streams than the archive has."""
+    n_streams = max(1, -(-n_bytes // (coding.block * coding.group)))
+    return min(max(1, DECODE_BATCH // coding.group), n_streams) * coding.group
 
 
 def needed(method: Method, n_bytes: int, coding: Coding | None, data_bytes: int, rows: int | None = None) -> dict:
@@ -104,7 +107,8 @@ def needed(method: Method, n_bytes: int, coding: Coding | None, data_bytes: int,
 
 
 def neural_rows_within(coding: Coding, n_bytes: int, data_bytes: int, limit: int) -> int:
-    """The most chunks (whole streams) the NEURAL decoder may hold at once within `limit` (0: none)."""
+    """The most chunks (whole streams) the NEURAL decoder may hold at once within `limit` (0: none);
+    one stream when even that does not fit (the caller's check then refuses it)."""
     rows = neural_rows(coding, n_bytes)
     while limit and rows > coding.group and needed(Method.NEURAL, n_bytes, coding, data_bytes, rows)["total"] > limit:
         rows -= coding.group

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import zlib
 
 import numpy as np
 
@@ -101,7 +102,7 @@ def _mutate_json(value, rng: random.Random):
         value[i] = _mutate_json(value[i], rng)
         return value
     if isinstance(value, int) and not isinstance(value, bool) and rng.random() < 0.5:
-        return rng.choice([value * 2, value * 64, value + 1, value - 1, value << 10, 0])
+        return rng.choice([value * 2, value * 64, value + 1, value - 1, value << 10, 0, 2048, 4096, 8192, 16384])
     return rng.choice(EXTREMES)
 
 
@@ -130,3 +131,40 @@ def mutate(blob: bytes, rng: random.Random) -> bytes:
             d = d[:rng.randrange(len(d) + 1)]
         a.sections[key] = bytes(d)
     return repack(a)
+
+
+def bases(seed: int = 0) -> dict[str, tuple[bytes, bytes]]:
+    """Small valid archives of every method, name -> (archive, original): the seeds of `mutate`.
+    The model methods use a random tiny model (no training), so building them takes a second."""
+    import torch
+
+    from ..classical import ENCODERS
+    from ..codec import arith, mixed, mixer
+    from ..models.exact import ExactByteGPT, chunk_inputs, quantize
+    from ..models.transformer import ByteGPT
+    from ..sections import mix_config, neural_config, weights_section
+    from .synthetic import markov_source
+
+    text = markov_source(600, seed=seed)[0]
+    torch.manual_seed(seed)
+    cfg = ByteGPTConfig(block_size=32, n_layer=1, n_head=2, n_embd=16)
+    net = ByteGPT(cfg)
+    x = torch.randint(0, 256, (4, cfg.block_size))
+    net.train()
+    net(chunk_inputs(x), x)  # calibrates the activation scales
+    net.eval()
+    qm = quantize(net)
+    exact, weights, params = ExactByteGPT(qm), weights_section(qm), MixParams(hash_bits=16, match_bits=12)
+    out = {m.name.lower(): pack_declared(m, len(text), zlib.crc32(text), [(Section.PAYLOAD, encode(text))])
+           for m, encode in ENCODERS.items()}
+    out["cm"] = _packed(Method.CM, text, [(Section.CONFIG, mix_config(1, 1, params)),
+                                          (Section.DATA, mixer.encode_adaptive(text, 1, params))])
+    out["mixed"] = _packed(Method.MIXED, text, [(Section.CONFIG, mix_config(32, 4, params, cfg)), (Section.WEIGHTS, weights),
+                                                (Section.DATA, mixed.encode(exact, text, 32, 4, params))])
+    out["neural"] = _packed(Method.NEURAL, text, [(Section.CONFIG, neural_config(cfg, 4)), (Section.WEIGHTS, weights),
+                                                  (Section.DATA, arith.encode(exact, text, 4))])
+    return {name: (blob, text) for name, blob in out.items()}
+
+
+def _packed(method: Method, original: bytes, parts: list[tuple[Section, bytes]]) -> bytes:
+    return pack_declared(method, len(original), zlib.crc32(original), parts)
