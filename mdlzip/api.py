@@ -199,8 +199,9 @@ def decompress(data: bytes, **options) -> bytes:
         else:
             out = classical.decode(archive.method, archive.sections[Section.PAYLOAD], n)
     except MemoryError:
-        raise OutOfMemoryError(f"out of memory while decoding (the limit, {memory.format_size(opts.memlimit)}, "
-                               "is more than this machine had free)") from None
+        why = (f"the memory limit, {memory.format_size(opts.memlimit)}, is more than this machine had free"
+               if opts.memlimit else "no memory limit was set")
+        raise OutOfMemoryError(f"out of memory while decoding ({why})") from None
     if len(out) != archive.original_size or zlib.crc32(out) != archive.original_crc:
         raise ChecksumError("decoded data does not match the stored CRC32"
                             + (" (the model's outputs differed between compression and decompression?)"

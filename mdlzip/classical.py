@@ -18,6 +18,16 @@ XZ_PRESET = 9 | lzma.PRESET_EXTREME
 EXPANSION = {Method.STORED: 1, Method.ZSTD: 1 << 15, Method.XZ: 1 << 13}
 
 
+PIECE = 1 << 18  # bytes fed to a compressor per call, so Ctrl-C is honoured between calls
+
+
+def _feed(compressor, data: bytes) -> bytes:
+    """What `compressor` (an lzma or zstd compressobj) makes of `data`, fed piece by piece: the
+    same bytes as a one-shot call, but Python regains control (and sees Ctrl-C) every piece."""
+    view = memoryview(data)
+    return b"".join(compressor.compress(view[i:i + PIECE]) for i in range(0, len(data), PIECE)) + compressor.flush()
+
+
 def _lzma2_filters(n_bytes: int) -> list[dict]:
     """Raw LZMA2 at preset 9e, its dictionary no larger than the input (both sides know the size)."""
     return [{"id": lzma.FILTER_LZMA2, "preset": XZ_PRESET, "dict_size": min(max(n_bytes, 4096), 1 << 26)}]
@@ -29,9 +39,9 @@ def _zstd_decode(blob: bytes, n_bytes: int) -> bytes:
 
 ENCODERS: dict[Method, Callable[[bytes], bytes]] = {
     Method.STORED: bytes,
-    Method.ZSTD: lambda d: zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=False,
-                                                    write_content_size=False).compress(d),
-    Method.XZ: lambda d: lzma.compress(d, format=lzma.FORMAT_RAW, filters=_lzma2_filters(len(d))),
+    Method.ZSTD: lambda d: _feed(zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=False,
+                                                          write_content_size=False).compressobj(size=len(d)), d),
+    Method.XZ: lambda d: _feed(lzma.LZMACompressor(lzma.FORMAT_RAW, filters=_lzma2_filters(len(d))), d),
 }
 DECODERS: dict[Method, Callable[[bytes, int], bytes]] = {
     Method.STORED: lambda blob, n: blob,
@@ -56,4 +66,4 @@ def decode(method: Method, blob: bytes, n_bytes: int) -> bytes:
 
 def xz_size(data: bytes) -> int:
     """Bytes of `xz -9e` on the whole input (the .xz file a user would get)."""
-    return len(lzma.compress(data, format=lzma.FORMAT_XZ, preset=XZ_PRESET))
+    return len(_feed(lzma.LZMACompressor(lzma.FORMAT_XZ, preset=XZ_PRESET), data))
