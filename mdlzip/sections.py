@@ -37,6 +37,10 @@ SCALE_RANGE = (2.0**-40, 2.0**20)  # stored scales outside it could overflow an 
 # A bit costs at least -log2(1 - 1/PROB_ONE) > 1/(PROB_ONE ln 2) bits, so one coded byte of the
 # mixing coder holds fewer than PROB_ONE bytes: a declared size above that is corrupt.
 MAX_EXPANSION = PROB_ONE
+# The range coder's models are precision-24 categoricals in which every byte value has at least
+# one of the 2^24 quanta, so a byte costs at least -log2(1 - 255/2^24) = 2.19e-5 bits and a u32
+# word holds at most 1,459,325 bytes; a NEURAL stream of w words holds fewer than (w + 1) times that.
+MAX_BYTES_PER_WORD = 1_459_325
 
 
 def _json(obj: dict) -> bytes:
@@ -147,16 +151,26 @@ def _mix(raw: dict, method: Method) -> Coding:
     return Coding(method, cfg, block, lanes=lanes, mixer=params)
 
 
+def _check_streams(data: bytes, n_bytes: int, span: int) -> None:
+    """Each NEURAL stream (a u32 word count, then its words) must be able to hold its bytes."""
+    pos = 0
+    for start in range(0, n_bytes, span):
+        if pos + 4 > len(data):
+            raise FormatError("coded data is too short for the original size")
+        words = int.from_bytes(data[pos:pos + 4], "little")
+        if min(span, n_bytes - start) > MAX_BYTES_PER_WORD * (words + 1):
+            raise FormatError("a coded stream is too short for its bytes")
+        pos += 4 + 4 * words
+
+
 def read_coding(method: Method, parts: dict[Section, bytes], n_bytes: int) -> Coding:
     """The checked CONFIG of a NEURAL, MIXED or CM archive, and the declared size checked against
     what its DATA section can hold."""
     raw = _load(parts[Section.CONFIG])
     coding = _neural(raw) if method == Method.NEURAL else _mix(raw, method)
-    data = len(parts[Section.DATA])
     if method == Method.NEURAL:
-        if 4 * len(range(0, n_bytes, coding.block * coding.group)) > data:  # a u32 word count per stream
-            raise FormatError("coded data is too short for the original size")
-    elif n_bytes > MAX_EXPANSION * data + 1024:
+        _check_streams(parts[Section.DATA], n_bytes, coding.block * coding.group)
+    elif n_bytes > MAX_EXPANSION * len(parts[Section.DATA]) + 1024:
         raise FormatError("coded data is too short for the original size")
     return coding
 

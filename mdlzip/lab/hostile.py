@@ -69,6 +69,9 @@ def crafted(seed: int = 0) -> dict[str, bytes]:
         "cm-largest-size": _archive(Method.CM, MAX_EXPANSION * len(cm_data) + 1024, [
             (Section.CONFIG, _mix_config(1, 1, MixParams())), (Section.DATA, cm_data)]),
     }
+    tiny = ByteGPTConfig(block_size=8192, n_layer=1, n_head=1, n_embd=8, mlp_ratio=1)
+    out["neural-longest-stream"] = _archive(Method.NEURAL, 4096 * 8192, [  # one stream of 0 words, 32 MiB
+        (Section.CONFIG, _neural_config(tiny, 4096)), (Section.WEIGHTS, _zero_weights(tiny)), (Section.DATA, bytes(4))])
     for name, cfg in (("wide", WIDE), ("deep", DEEP)):
         out[f"neural-{name}"] = _archive(Method.NEURAL, 1 << 20, [
             (Section.CONFIG, _neural_config(cfg)), (Section.WEIGHTS, _zero_weights(cfg)),
