@@ -17,28 +17,29 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .errors import (
-           ChecksumError,
-           DeviceError,
-           FormatError,
-           MdlzipError,
-           MemoryLimitError,
-           OptionError,
-           OutOfMemoryError,
-           TruncatedError,
-           UnknownOptionError,
-           UnsupportedVersionError,
-)
-
-# The API is imported on first use, so that `import mdlzip` loads nothing but the errors: the
-# command's start-up, where Ctrl-C must exit quietly (__main__.run), has no window outside its guard
-# but the interpreter's own. numpy and the codecs come with the first call.
-_LAZY = {"compress": "api", "compress_with_report": "api", "decompress": "api", "info": "api", "ArchiveInfo": "api",
-         "Report": "api", "open": "file", "MdlzFile": "file", "DEFAULT_LEVEL": "levels", "LEVELS": "levels",
-         "FORMAT_VERSION": "container"}
+# Every name is imported on first use, so that `import mdlzip` runs no other module: the command's
+# start-up, where Ctrl-C must exit quietly (__main__.run), has no window outside its guard but the
+# interpreter's own. numpy and the codecs come with the first call.
+_ERRORS = ("MdlzipError", "FormatError", "TruncatedError", "ChecksumError", "UnsupportedVersionError", "OptionError",
+           "UnknownOptionError", "DeviceError", "MemoryLimitError", "OutOfMemoryError")
+_LAZY = {**dict.fromkeys(_ERRORS, "errors"), "compress": "api", "compress_with_report": "api", "decompress": "api",
+         "info": "api", "ArchiveInfo": "api", "Report": "api", "open": "file", "MdlzFile": "file",
+         "DEFAULT_LEVEL": "levels", "LEVELS": "levels", "FORMAT_VERSION": "container"}
 if TYPE_CHECKING:
     from .api import ArchiveInfo, Report, compress, compress_with_report, decompress, info
     from .container import FORMAT_VERSION
+    from .errors import (
+        ChecksumError,
+        DeviceError,
+        FormatError,
+        MdlzipError,
+        MemoryLimitError,
+        OptionError,
+        OutOfMemoryError,
+        TruncatedError,
+        UnknownOptionError,
+        UnsupportedVersionError,
+    )
     from .file import MdlzFile, open
     from .levels import DEFAULT_LEVEL, LEVELS
 
@@ -57,7 +58,4 @@ def __dir__() -> list[str]:
 
 __version__ = "0.1.0"
 __all__ = ["compress", "compress_with_report", "decompress", "info", "open", "MdlzFile", "ArchiveInfo", "Report",
-           "MdlzipError", "FormatError", "TruncatedError", "ChecksumError", "UnsupportedVersionError",
-           "OptionError", "UnknownOptionError", "DeviceError", "MemoryLimitError", "OutOfMemoryError",
-           "DEFAULT_LEVEL", "LEVELS", "FORMAT_VERSION",
-           "__version__"]
+           *_ERRORS, "DEFAULT_LEVEL", "LEVELS", "FORMAT_VERSION", "__version__"]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import click
 
 from . import __version__, api
-from .errors import MdlzipError, OptionError
+from .errors import Interrupted, MdlzipError, OptionError
 from .levels import DEFAULT_LEVEL
 from .memory import DEFAULT_MEMLIMIT, format_size, parse_memlimit
 from .options import TRAIN_KEYS, CompressOptions
@@ -74,7 +74,7 @@ class Mdlzip(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:  # outside a file's work (which `_each` reports with its name)
+        except (KeyboardInterrupt, Interrupted):  # outside a file's work (`_each` reports it with its name)
             click.echo("mdlzip: interrupted", err=True)
             ctx.exit(INTERRUPTED)
 
@@ -106,7 +106,7 @@ def _each(files: tuple[str, ...], work: Callable[[str], None]) -> int:
         except FAILURES as exc:
             _error(path, exc)
             failed = 1
-        except KeyboardInterrupt:  # no output is left behind (_write); the inputs are untouched
+        except (KeyboardInterrupt, Interrupted):  # no output is left behind (_write); the inputs are untouched
             click.echo(f"mdlzip: {_name(path)}: interrupted", err=True)
             sys.exit(INTERRUPTED)
     return failed

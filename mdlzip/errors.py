@@ -44,3 +44,8 @@ class MemoryLimitError(MdlzipError):
 
 class OutOfMemoryError(MdlzipError, MemoryError):
     """An allocation failed while decoding (the machine had less free memory than the limit)."""
+
+
+class Interrupted(BaseException):
+    """Ctrl-C in the `mdlzip` command: raised by its SIGINT handler instead of KeyboardInterrupt,
+    which click would turn into "Aborted!" and exit 1 (the command exits 130, one line)."""
