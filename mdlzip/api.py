@@ -183,15 +183,27 @@ def compress(data: bytes, level: int = DEFAULT_LEVEL, **options) -> bytes:
 
 
 def decompress(data: bytes, **options) -> bytes:
-    """Decode one .mdlz archive; raises a `FormatError` subclass for anything but a valid archive,
-    and `MemoryLimitError`, before allocating, where decoding would need more than `memlimit`.
+    """Decode a .mdlz archive, or several concatenated (their outputs concatenated, as xz does);
+    raises a `FormatError` subclass for anything but valid archives, and `MemoryLimitError`,
+    before allocating, where decoding would need more than `memlimit`.
     Options: the fields of `mdlzip.options.DecompressOptions` (device, threads, progress, memlimit)."""
     opts = DecompressOptions.from_keywords("decompress", options)
     runtime.check_available(opts.device)
-    archive = container.unpack(data)
+    archives = container.unpack_all(data)
+    outputs, decoded = [], 0
+    for archive in archives:
+        outputs.append(_decode_one(archive, opts, decoded))
+        decoded += len(outputs[-1])
+    return outputs[0] if len(outputs) == 1 else b"".join(outputs)
+
+
+def _decode_one(archive: container.Archive, opts: DecompressOptions, held: int) -> bytes:
+    """One archive's bytes; `held`: bytes of earlier archives' output, which count toward the limit."""
     coding, n, data_bytes = _coding(archive), archive.original_size, _data_bytes(archive)
-    rows = memory.neural_rows_within(coding, n, data_bytes, opts.memlimit) if archive.method == Method.NEURAL else None
-    memory.check(memory.needed(archive.method, n, coding, data_bytes, rows), opts.memlimit)
+    room = max(1, opts.memlimit - held) if opts.memlimit else 0
+    rows = memory.neural_rows_within(coding, n, data_bytes, room) if archive.method == Method.NEURAL else None
+    needed = memory.needed(archive.method, n, coding, data_bytes, rows)
+    memory.check(dict(needed, earlier_output=held, total=needed["total"] + held), opts.memlimit)
     try:
         if coding is not None:
             out = pipeline.decode(coding, archive.sections, n, device=opts.device, threads=opts.threads,
@@ -202,7 +214,7 @@ def decompress(data: bytes, **options) -> bytes:
         why = (f"the memory limit, {memory.format_size(opts.memlimit)}, is more than this machine had free"
                if opts.memlimit else "no memory limit was set")
         raise OutOfMemoryError(f"out of memory while decoding ({why})") from None
-    if len(out) != archive.original_size or zlib.crc32(out) != archive.original_crc:
+    if len(out) != n or zlib.crc32(out) != archive.original_crc:
         raise ChecksumError("decoded data does not match the stored CRC32"
                             + (" (the model's outputs differed between compression and decompression?)"
                                if archive.method in (Method.NEURAL, Method.MIXED) else ""))

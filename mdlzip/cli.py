@@ -29,13 +29,18 @@ SUFFIX = ".mdlz"
 STDIO = "-"
 FAILURES = (click.FileError, MdlzipError, OSError, MemoryError)  # exit 1
 SHORTCUTS = {"-z": "compress", "--compress": "compress", "-d": "decompress", "--decompress": "decompress",
-             "-t": "test", "--test": "test", "-l": "info", "--list": "info", "list": "info"}
+             "--uncompress": "decompress", "-t": "test", "--test": "test", "-l": "info", "--list": "info"}
+VALUED = "To"  # short options that take a value: the rest of their cluster, or the next word
+GROUP_FLAGS = ("-h", "--help", "-V", "--version")
+USAGE = 1  # exit status of a usage error, as xz
+WARNING = 2  # exit status when nothing failed but something was skipped
 TERMS = {"weights": "  MDL model term", "data": "  MDL data term"}  # the two parts of the description length
-EXIT = "Exit status: 0 success (a skipped file is only a warning), 1 error, 2 usage error, 130 interrupted."
+EXIT = "Exit status: 0 success, 1 error (a usage error too), 2 warning (e.g. a skipped file), 130 interrupted."
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a command that Ctrl-C stopped
 EPILOG = f"""\b
-Shortcuts, as in xz: -z compress, -d decompress, -t test, -l (or list) info;
-mdlzip -dc FILE is mdlzip decompress -c FILE.
+As xz: the operation letters -z compress (the default), -d decompress, -t test,
+-l (or list) info may come anywhere and in any cluster: mdlzip -cd FILE, -kdc,
+-dvT0; bare mdlzip compresses stdin to stdout (tar -I mdlzip works both ways).
 {EXIT}"""
 
 
@@ -68,23 +73,66 @@ class MemlimitType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+def _wants_value(words: list[str]) -> bool:
+    """Whether the last word is a short-option cluster ending in an option that takes a value."""
+    last = words[-1] if words else ""
+    return last.startswith("-") and not last.startswith("--") and last[-1] in VALUED
+
+
+def operation_args(args: list[str], commands) -> list[str]:
+    """xz's command line -> mdlzip's: the operation letters (-z -d -t -l, or --compress ...) may sit
+    anywhere and in any cluster (-cd, -kdc, -dvT0, -c -d); without one the operation is compress
+    (bare `mdlzip`: stdin to stdout, as `tar -I mdlzip` runs it). A subcommand name first, or only
+    -h/--help/-V/--version, leaves the arguments as they are."""
+    if args and (args[0] in commands or all(a in GROUP_FLAGS for a in args)):
+        return args
+    operation, rest = None, []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in SHORTCUTS:
+            operation = SHORTCUTS[arg]
+            continue
+        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 1 and not _wants_value(rest):
+            kept = ""
+            for j, letter in enumerate(arg[1:], 1):
+                if letter in VALUED:  # the rest of the cluster is its value
+                    kept += arg[j:]
+                    break
+                if "-" + letter in SHORTCUTS:
+                    operation = SHORTCUTS["-" + letter]
+                else:
+                    kept += letter
+            if kept:
+                rest.append("-" + kept)
+            continue
+        rest.append(arg)
+    return [operation or "compress", *rest]
+
+
 class Mdlzip(click.Group):
-    """The subcommands, and xz's operation flags in first place as shortcuts: -d, -dc, --list, ..."""
+    """The subcommands, and xz's command line (operation letters anywhere, compress by default)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            exc.exit_code = USAGE
+            raise
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = USAGE
+            raise
         except (KeyboardInterrupt, Interrupted):  # outside a file's work (`_each` reports it with its name)
             click.echo("mdlzip: interrupted", err=True)
             ctx.exit(INTERRUPTED)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        head = args[0] if args else ""
-        if head in SHORTCUTS:
-            args = [SHORTCUTS[head], *args[1:]]
-        elif head[:2] in SHORTCUTS and len(head) > 2:  # a cluster: -dc = -d -c
-            args = [SHORTCUTS[head[:2]], "-" + head[2:], *args[1:]]
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, operation_args(args, self.commands))
 
 
 def _name(path: str) -> str:
@@ -97,19 +145,22 @@ def _error(path: str, exc: BaseException) -> None:
     click.echo(f"mdlzip: {where}: {message}".replace("\n", " "), err=True)
 
 
-def _each(files: tuple[str, ...], work: Callable[[str], None]) -> int:
-    """Run `work` on every input (none: stdin); one stderr line per error; 1 if any failed."""
-    failed = 0
+def _each(files: tuple[str, ...], work: Callable[[str], bool | None], quiet: int = 0) -> int:
+    """Run `work` on every input (none: stdin); one stderr line per error (none with -qq). The exit
+    status: 1 if any failed, else 2 if any `work` returned True (a warning), else 0."""
+    status = 0
     for path in files or (STDIO,):
         try:
-            work(path)
+            if work(path):
+                status = status or WARNING
         except FAILURES as exc:
-            _error(path, exc)
-            failed = 1
+            if quiet < 2:
+                _error(path, exc)
+            status = 1
         except (KeyboardInterrupt, Interrupted):  # no output is left behind (_write); the inputs are untouched
             click.echo(f"mdlzip: {_name(path)}: interrupted", err=True)
             sys.exit(INTERRUPTED)
-    return failed
+    return status
 
 
 def _read(path: str, archive: bool = False) -> bytes:
@@ -124,7 +175,7 @@ def _read(path: str, archive: bool = False) -> bytes:
 
 def _target(path: str, o: dict, derive: Callable[[str], str]) -> str | None:
     """The output file (None: stdout), checked before any work is done."""
-    if o["to_stdout"] or (path == STDIO and not o["output"]):
+    if o["to_stdout"] or o["output"] == STDIO or (path == STDIO and not o["output"]):
         return None
     dest = o["output"] or derive(path)
     if os.path.lexists(dest) and not o["force"]:
@@ -183,7 +234,8 @@ CODING = _options(
     click.option("-q", "--quiet", count=True, help="No report, no progress bars; -qq: no warnings either."),
     click.option("--no-progress", is_flag=True, help="No progress bars (shown only on a terminal anyway)."))
 OUTPUT = _options(
-    click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write this file (one input only)."),
+    click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+                 help="Write this file (one input only; -: standard output)."),
     click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output."),
     click.option("-f", "--force", is_flag=True, help="Overwrite the output file; write to a terminal."),
     click.option("-k", "--keep", "keep", flag_value=True, default=True, help="Keep the input (the default)."),
@@ -222,8 +274,9 @@ def _prepare(files: tuple[str, ...], o: dict, compressing: bool = False) -> None
     """Check the output options against the inputs; decide on progress bars."""
     if o.get("output") and (o["to_stdout"] or len(files) > 1):
         raise click.UsageError("-o takes one input file, and not with -c")
-    if compressing and len(files) > 1 and (o["to_stdout"] or STDIO in files):
-        raise click.UsageError("archives can't be concatenated: one input for standard output")
+    to_stdout = o.get("to_stdout") or o.get("output") == STDIO or ((not files or STDIO in files) and not o.get("output"))
+    if compressing and o["as_json"] and to_stdout:
+        raise click.UsageError("--json prints on standard output, where -c writes the archive")
     o["progress"] = not o["no_progress"] and not o["quiet"] and click.get_text_stream("stderr").isatty()
 
 
@@ -241,34 +294,49 @@ def main() -> None:
 @OUTPUT
 @LEVELS
 @CODING
-@click.option("--json", "as_json", is_flag=True, help="Print the MDL report as JSON (stdout; stderr with -c).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full MDL report as JSON on stdout (a list for several "
+              "files; not with -c).")
 @MODEL
 @click.option("--no-fallback", is_flag=True, help="Write the model's archive even when cm/stored/zstd/xz is smaller.")
 def compress(files: tuple[str, ...], **o) -> None:
-    """Compress FILEs to FILE.mdlz (no FILE, or -: stdin to stdout); the MDL report goes to stderr.
+    """Compress FILEs to FILE.mdlz (no FILE, or -: stdin to stdout). One line per file on stderr
+    (none when writing to stdout); -v: the itemized MDL report; --json: the full report on stdout.
 
-    A FILE already ending in .mdlz is skipped with a warning, which leaves the exit status alone.
-    A model option (--regularizer, --alpha, ..., --lump-eps) trains a model where the level would not."""
+    A FILE already ending in .mdlz is skipped with a warning (exit status 2). A model option
+    (--regularizer, --alpha, ..., --lump-eps) trains a model where the level would not."""
     _prepare(files, o, compressing=True)
     options = compress_options(o)
+    reports = []
 
-    def work(path: str) -> None:
+    def work(path: str) -> bool:
         if path != STDIO and path.endswith(SUFFIX) and not (o["to_stdout"] or o["output"]):
-            if o["quiet"] < 2:
+            if not o["quiet"]:
                 click.echo(f"mdlzip: {path}: already has '{SUFFIX}' suffix, skipping", err=True)
-            return
+            return True
         dest = _target(path, o, lambda p: p + SUFFIX)
         if dest is None and not o["force"] and click.get_binary_stream("stdout").isatty():
             raise click.FileError("(stdout)", "compressed data not written to a terminal. Use -f to force.")
         archive, report = api.compress_with_report(_read(path), o["level"], **options)
         _write(dest, archive, path)
         _finish(path, dest, o)
-        if not o["quiet"]:
+        if o["verbose"] > o["quiet"]:
             click.echo(report.format(), err=True)
-        if o["as_json"]:
-            click.echo(api.report_json(report), err=dest is None)
+        elif not (o["quiet"] or o["as_json"] or dest is None):
+            click.echo(_summary(path, report), err=True)
+        reports.append(dict(report.to_dict(), file=_name(path)))
+        return False
 
-    sys.exit(_each(files, work))
+    status = _each(files, work, o["quiet"])
+    if o["as_json"] and reports:
+        click.echo(json.dumps(reports[0] if len(files) <= 1 else reports, indent=2))
+    sys.exit(status)
+
+
+def _summary(path: str, report: api.Report) -> str:
+    """The default report: one line, as zstd prints."""
+    xz = f", xz -9e {report.xz_bytes:,}" if report.xz_bytes else ""
+    return (f"{_name(path)}: {report.original_bytes:,} -> {report.archive_bytes:,} bytes, "
+            f"{report.bits_per_byte:.3f} bits/byte, {report.method}{xz}")
 
 
 def _strip(path: str) -> str:
@@ -294,7 +362,7 @@ def decompress(files: tuple[str, ...], **o) -> None:
         _write(dest, data, path)
         _finish(path, dest, o)
 
-    sys.exit(_each(files, work))
+    sys.exit(_each(files, work, o["quiet"]))
 
 
 @main.command("test", epilog=EXIT)
@@ -311,7 +379,7 @@ def test_(files: tuple[str, ...], **o) -> None:
         if o["verbose"] > o["quiet"]:
             click.echo(f"{_name(path)}: OK, {len(data):,} bytes", err=True)
 
-    sys.exit(_each(files, work))
+    sys.exit(_each(files, work, o["quiet"]))
 
 
 @main.command(epilog=EXIT)
@@ -347,6 +415,9 @@ def info(files: tuple[str, ...], verbose: int, as_json: bool, memlimit: int) -> 
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     sys.exit(failed)
+
+
+main.add_command(info, "list")  # as `zstd -l` and `mdlzip -l`
 
 
 def _pairs(text: str) -> dict:

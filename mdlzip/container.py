@@ -70,8 +70,30 @@ def pack_declared(method: Method, size: int, crc: int, sections: list[tuple[Sect
 
 
 def unpack(blob: bytes) -> Archive:
-    """Parse and validate an archive; raises a FormatError subclass on any defect."""
-    blob = bytes(blob)
+    """Parse and validate one archive; raises a FormatError subclass on any defect."""
+    archive, end = _unpack(bytes(blob), whole=True)
+    return archive
+
+
+def unpack_all(blob: bytes) -> list[Archive]:
+    """The archives of a file that holds one or several back to back (as `cat a.mdlz b.mdlz`
+    makes, and `mdlzip compress -c a b`), each validated."""
+    blob, archives, pos = bytes(blob), [], 0
+    while True:
+        try:
+            archive, end = _unpack(blob[pos:], whole=False)
+        except FormatError:
+            if archives and blob[pos:pos + 1] != MAGIC[:1]:
+                raise FormatError(f"trailing bytes after archive {len(archives)} (not another archive)") from None
+            raise
+        archives.append(archive)
+        pos += end
+        if pos == len(blob):
+            return archives
+
+
+def _unpack(blob: bytes, whole: bool) -> tuple[Archive, int]:
+    """The archive at the start of `blob` and its length; `whole`: it must be all of `blob`."""
     if len(blob) < len(MAGIC) or blob[:len(MAGIC)] != MAGIC:
         if MAGIC.startswith(blob[:len(MAGIC)]) and blob:
             raise TruncatedError("archive is truncated (inside the magic)")
@@ -81,7 +103,7 @@ def unpack(blob: bytes) -> Archive:
     version = blob[6]
     if version != FORMAT_VERSION:
         raise UnsupportedVersionError(f"format version {version} is not supported (this mdlzip reads {FORMAT_VERSION})")
-    end = len(blob) - len(FOOTER) - 4  # start of the payload CRC
+    end = len(blob) - len(FOOTER) - 4 if whole else len(blob)  # header fields end before this
     flags, method, n_sections = blob[7], blob[8], blob[9]
     size, pos = varint.decode(blob, 10, end, "the header")
     if pos + 4 > end:
@@ -100,7 +122,7 @@ def unpack(blob: bytes) -> Archive:
     if pos + 4 > end:
         raise TruncatedError("archive is truncated (inside the header)")
     if zlib.crc32(blob[6:pos]) != int.from_bytes(blob[pos:pos + 4], "little"):
-        if blob[-len(FOOTER):] != FOOTER:
+        if whole and blob[-len(FOOTER):] != FOOTER:
             raise TruncatedError("archive is truncated (no end marker)")
         raise FormatError("header is corrupt (CRC mismatch)")
     pos += 4
@@ -119,9 +141,10 @@ def unpack(blob: bytes) -> Archive:
     expected = pos + sum(n for _, n in table) + 4 + len(FOOTER)
     if len(blob) < expected:
         raise TruncatedError("archive is truncated")
-    if len(blob) > expected:
+    if len(blob) > expected and whole:
         raise FormatError("trailing bytes after the archive")
-    if blob[-len(FOOTER):] != FOOTER:
+    end = expected - len(FOOTER) - 4  # start of the payload CRC
+    if blob[end + 4:expected] != FOOTER:
         raise FormatError("archive is corrupt (bad end marker)")
     if zlib.crc32(blob[pos:end]) != int.from_bytes(blob[end:end + 4], "little"):
         raise ChecksumError("archive data is corrupt (CRC mismatch)")
@@ -131,4 +154,4 @@ def unpack(blob: bytes) -> Archive:
         pos += n
     sizes = {"header": header_bytes - 8 + len(FOOTER), "checksums": 12}
     sizes.update({k.name.lower(): len(v) for k, v in sections.items()})
-    return Archive(method, size, original_crc, sections, sizes)
+    return Archive(method, size, original_crc, sections, sizes), expected

@@ -3,7 +3,8 @@
 A model is trained on the whole input, so writing buffers everything and compresses on close,
 and reading decodes the whole archive on the first read. The options are checked when the file
 is opened: the keywords of `mdlzip.compress` for writing, of `mdlzip.decompress` for reading.
-There is no append mode: an archive holds one stream.
+Appending ("ab") adds a whole archive after those in the file; reading decodes them all, one after
+the other (as xz reads concatenated streams).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .errors import OptionError
 from .levels import DEFAULT_LEVEL, check_level
 from .options import CompressOptions, DecompressOptions
 
-_MODES = {"r": "rb", "rb": "rb", "w": "wb", "wb": "wb", "x": "xb", "xb": "xb"}
+_MODES = {"r": "rb", "rb": "rb", "w": "wb", "wb": "wb", "x": "xb", "xb": "xb", "a": "ab", "ab": "ab"}
 
 
 class MdlzFile(io.BufferedIOBase):
@@ -26,7 +27,7 @@ class MdlzFile(io.BufferedIOBase):
     def __init__(self, filename: str | bytes | os.PathLike | IO[bytes], mode: str = "rb", *,
                  level: int | None = None, **options):
         if mode not in _MODES:
-            raise ValueError(f"Invalid mode: {mode!r}" + (" (no append: an archive holds one stream)" if "a" in mode else ""))
+            raise ValueError(f"Invalid mode: {mode!r}")
         self._mode = _MODES[mode]
         if self._mode == "rb":
             if level is not None:
@@ -88,7 +89,7 @@ class MdlzFile(io.BufferedIOBase):
 
 def open(filename, mode: str = "rb", *, encoding: str | None = None, errors: str | None = None,
          newline: str | None = None, **options) -> MdlzFile | io.TextIOWrapper:
-    """Open an .mdlz archive in binary ("rb", "wb", "xb") or text ("rt", "wt", "xt") mode."""
+    """Open an .mdlz archive in binary ("rb", "wb", "xb", "ab") or text ("rt", "wt", "xt", "at") mode."""
     if "t" in mode:
         if "b" in mode:
             raise ValueError(f"Invalid mode: {mode!r}")

@@ -75,7 +75,9 @@ def test_round_trip_keeps_input_and_its_mode_and_time(sample, data):
     result = run("compress", "-1", sample)
     archive = sample.with_name("s.txt.mdlz")
     assert result.exit_code == 0 and result.stdout == ""
-    assert "xz -9e" in result.stderr and "checksums" in result.stderr  # the MDL report
+    line, = result.stderr.splitlines()  # the default report: one line
+    assert line.startswith(f"{sample}: 600 -> ") and "bits/byte" in line and "xz -9e" in line
+    assert "checksums" in run("compress", "-1", "-f", "-v", "-c", sample).stderr  # -v: the itemized MDL report
     assert sample.read_bytes() == data and archive.exists()
     assert archive.stat().st_mode & 0o777 == 0o640 and archive.stat().st_mtime == 1_000_000_000
     sample.unlink()
@@ -98,7 +100,9 @@ def test_output_option(sample, archive, data, tmp_path):
     assert (tmp_path / "back").read_bytes() == data
     assert run("compress", "-1", "-q", "-o", tmp_path / "out.bin", sample).exit_code == 0
     assert mdlzip.decompress((tmp_path / "out.bin").read_bytes()) == data
-    assert run("compress", "-o", tmp_path / "o", sample, archive).exit_code == 2  # one input only
+    assert run("compress", "-o", tmp_path / "o", sample, archive).exit_code == 1  # one input only: a usage error
+    result = run("decompress", "-o", "-", archive)  # -o -: standard output
+    assert result.exit_code == 0 and result.stdout_bytes == data
 
 
 def test_rm_removes_input_only_after_success(sample, archives, tmp_path):
@@ -128,9 +132,10 @@ def test_suffix_rules(archive, tmp_path):
     assert one_error(run("decompress", plain)) == (
         f"mdlzip: {plain}: unknown suffix (.mdlz expected). Can't derive the output file name. "
         "Specify it with -o FILE.")
-    result = run("compress", "-1", archive)  # a warning, not an error
-    assert result.exit_code == 0 and result.stderr == f"mdlzip: {archive}: already has '.mdlz' suffix, skipping\n"
-    assert run("compress", "-1", "-qq", archive).stderr == ""
+    result = run("compress", "-1", archive)  # a warning: exit status 2, as xz
+    assert result.exit_code == 2 and result.stderr == f"mdlzip: {archive}: already has '.mdlz' suffix, skipping\n"
+    quiet = run("compress", "-1", "-q", archive)  # -q hides warnings, not the status
+    assert quiet.exit_code == 2 and quiet.stderr == ""
 
 
 @pytest.mark.parametrize("kind", ["neural", "default"])
@@ -176,9 +181,8 @@ def test_compress_json_and_no_fallback(sample, tmp_path):
     report = json.loads(result.stdout)
     assert result.exit_code == 0 and report["method"] == "mixed"
     assert report["archive_bytes"] == (tmp_path / "x.mdlz").stat().st_size == sum(report["sizes"].values())
-    assert "weights" in result.stderr  # the human report still goes to stderr
-    to_stdout = run("compress", "-1", "-q", "--json", "-c", sample)  # the archive on stdout: JSON on stderr
-    assert json.loads(to_stdout.stderr)["archive_bytes"] == len(to_stdout.stdout_bytes)
+    assert result.stderr == "" and report["file"] == str(sample)  # stdout holds the JSON and nothing else
+    assert run("compress", "-1", "--json", "-c", sample).exit_code == 1  # both would go to stdout: usage error
 
 
 def test_version_help_levels_and_usage_errors():
@@ -188,12 +192,12 @@ def test_version_help_levels_and_usage_errors():
     text = run("compress", "--help").stdout
     options = [line.split()[0] for line in text.splitlines() if line.startswith("  -")]
     assert "-1" in options and "-9" in options and "-5" not in options  # -2 ... -8 work, but are not listed
-    assert "2 usage error" in " ".join(text.split())
+    assert "1 error (a usage error too), 2 warning" in " ".join(text.split())
     for level in ("-1", "-5", "-9"):  # empty input: nothing to train, so even -9 is instant
         assert run("compress", level, "-q", "-c", stdin=b"").exit_code == 0
-    assert run("compress", "--bogus").exit_code == 2
-    assert run("compress", "-T", "-1").exit_code == 2
-    assert run("compress", "--device", "tpu").exit_code == 2
+    assert run("compress", "--bogus").exit_code == 1
+    assert run("compress", "-T", "-1").exit_code == 1
+    assert run("compress", "--device", "tpu").exit_code == 1
 
 
 def test_several_files_one_bad(tmp_path, data):

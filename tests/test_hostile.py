@@ -191,7 +191,7 @@ def test_ctrl_c_during_start_up_prints_no_traceback(tmp_path):
     (tmp_path / "in").write_bytes(bytes(1 << 20))
     launch = [sys.executable, "-c", "from mdlzip.__main__ import run; run()"]
     subprocess.run([*launch, "--version"], check=True, capture_output=True)  # bytecode compiled, as installed
-    for delay in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
+    for delay in (0.15, 0.2, 0.25, 0.3, 0.4):  # past the interpreter's own start-up (~50 ms)
         proc = subprocess.Popen([*launch, "compress", "-c", "in"],
                                 cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(delay)
