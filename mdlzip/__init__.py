@@ -45,6 +45,13 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str):
+    if name == "__version__":  # the installed distribution's, as pyproject.toml gives it
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("mdlzip")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            return "0+unknown"
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
@@ -56,6 +63,5 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__version__ = "0.1.0"
 __all__ = ["compress", "compress_with_report", "decompress", "info", "open", "MdlzFile", "ArchiveInfo", "Report",
            *_ERRORS, "DEFAULT_LEVEL", "LEVELS", "FORMAT_VERSION", "__version__"]

@@ -20,6 +20,7 @@ import click
 from . import __version__, api
 from .errors import Interrupted, MdlzipError, OptionError
 from .levels import DEFAULT_LEVEL
+from .levels import LEVELS as LEVELS_TABLE  # LEVELS here: the -1 ... -9 options
 from .memory import DEFAULT_MEMLIMIT, format_size, parse_memlimit
 from .options import TRAIN_KEYS, CompressOptions
 from .runtime import DEVICES
@@ -250,11 +251,19 @@ MODEL = _options(
     click.option("--prelude", "prelude_frac", type=click.FloatRange(0, 1), help="Fraction of the steps before regularizing."),
     click.option("--finetune", "finetune_frac", type=click.FloatRange(0, 1), help="Fraction of the steps after pruning."),
     click.option("--lump-eps", type=click.FloatRange(min=0), help="Lump MLP neurons equal within this L1 tolerance."))
-LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, hidden=2 <= n <= 8,
-                                 **({"default": True} if n == DEFAULT_LEVEL else {}),
-                                 help={1: f"Fastest: the smallest model (-1 ... -9; default -{DEFAULT_LEVEL}).",
-                                       9: "Best: the largest model, the longest training."}.get(n))
-                    for n in range(1, 10)])
+def _level_help(n: int) -> str:
+    """What a level means, from levels.LEVELS (the cm statistics are the same at every level)."""
+    level = LEVELS_TABLE[n]
+    when = "at any size" if level.model_min_bytes == 0 else f"from {level.model_min_bytes >> 20} MiB"
+    tag = {1: "Fastest. ", DEFAULT_LEVEL: "Default. ", 9: "Best. "}.get(n, "")
+    return (f"{tag}Model {level.n_layer} x {level.n_embd}, context {level.block_size}, {level.epochs:g} epochs; "
+            f"trained {when}.")
+
+
+LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, **({"default": True} if n == DEFAULT_LEVEL else {}),
+                                 help=_level_help(n)) for n in range(1, 10)],
+                  click.option("--fast", "level", flag_value=1, help="-1."),
+                  click.option("--best", "level", flag_value=9, help="-9."))
 
 
 def compress_options(o: dict) -> dict:
