@@ -37,15 +37,16 @@ class Encoded:
     alpha_sweep: list | None = None  # alpha="auto": the measured candidates
 
 
-def _cm_data(data: bytes, plan: Plan) -> bytes:
+def _cm_data(data: bytes, plan: Plan, progress: bool) -> bytes:
     from .codec import mixer
 
-    return mixer.encode_adaptive(data, 1, plan.mixer, plan.block) if data else b""
+    return mixer.encode_adaptive(data, 1, plan.mixer, plan.block, progress) if data else b""
 
 
-def cm_sections(data: bytes, plan: Plan) -> Sections:
+def cm_sections(data: bytes, plan: Plan, progress: bool = False) -> Sections:
     """The CM archive: adaptive statistics alone, one lane (nothing to batch without a model)."""
-    return [(Section.CONFIG, sections.mix_config(plan.block, 1, plan.mixer)), (Section.DATA, _cm_data(data, plan))]
+    return [(Section.CONFIG, sections.mix_config(plan.block, 1, plan.mixer)),
+            (Section.DATA, _cm_data(data, plan, progress))]
 
 
 def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: float | None = None,
@@ -54,7 +55,7 @@ def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: f
     """Code `data` by `plan`: NEURAL with `pure`; else CM, and MIXED if `with_model`."""
     if not pure and not with_model:
         t0 = time.perf_counter()
-        return Encoded({Method.CM: cm_sections(data, plan)}, None, 0.0, time.perf_counter() - t0, "cpu")
+        return Encoded({Method.CM: cm_sections(data, plan, progress)}, None, 0.0, time.perf_counter() - t0, "cpu")
     with runtime.torch_threads(threads):
         return _encode_with_model(data, plan, pure, lump_eps, alpha_auto, runtime.resolve_device(device), progress)
 
@@ -83,7 +84,7 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
         coded = mixed.encode(exact, data, plan.block, plan.lanes, plan.mixer, progress)
         candidates = {Method.MIXED: [(Section.CONFIG, sections.mix_config(plan.block, plan.lanes, plan.mixer, qm.cfg)),
                                      (Section.WEIGHTS, weights), (Section.DATA, coded)],
-                      Method.CM: cm_sections(data, plan)}
+                      Method.CM: cm_sections(data, plan, progress)}
     return Encoded(candidates, trained, t1 - t0, time.perf_counter() - t1, str(device), sweep)
 
 
@@ -95,8 +96,8 @@ def decode(coding: sections.Coding, parts: dict[Section, bytes], n_bytes: int, *
     if coding.method == Method.CM:
         from .codec import mixer
 
-        return mixer.decode_adaptive(parts[Section.DATA], n_bytes, coding.lanes, coding.mixer, coding.block) \
-            if n_bytes else b""
+        return mixer.decode_adaptive(parts[Section.DATA], n_bytes, coding.lanes, coding.mixer, coding.block,
+                                     progress) if n_bytes else b""
     qm = sections.read_model(coding, parts)
     with runtime.torch_threads(threads):
         from .codec import arith, mixed

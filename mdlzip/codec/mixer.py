@@ -20,6 +20,7 @@ point anywhere but reads only bytes already coded.
 from __future__ import annotations
 
 import numpy as np
+from tqdm import tqdm
 
 from ..errors import FormatError
 from . import cm_kernel as K
@@ -112,11 +113,17 @@ class _Coder:
         self.step += 1
         self._check(mode)
 
-    def _adaptive(self, mode: int, src: np.ndarray) -> None:
+    def _adaptive(self, mode: int, src: np.ndarray, bar: tqdm | None) -> None:
         """Code up to BYTES_PER_CALL bytes' worth of whole steps without a transformer."""
-        until = self.step + max(1, BYTES_PER_CALL // len(self.lane_len))
+        until, before = self.step + max(1, BYTES_PER_CALL // len(self.lane_len)), self._coded()
         self.step = K.code_adaptive(mode, src, self.step, until, self.state, self._ones)
         self._check(mode)
+        if bar is not None:
+            bar.update(self._coded() - before)
+
+    def _coded(self) -> int:
+        """Bytes coded so far, over all lanes."""
+        return int(np.minimum(self.lane_len, self.step).sum())
 
     def _check(self, mode: int) -> None:
         if mode == K.DECOMPRESS and K.exhausted(self.regs, self.state.blob):
@@ -146,14 +153,14 @@ class MixEncoder(_Coder):
         self._make_room(len(lanes))
         self._step(K.COMPRESS, lanes, self._freqs(freqs, len(lanes)), syms)
 
-    def encode_rest(self, data: bytes) -> None:
+    def encode_rest(self, data: bytes, bar: tqdm | None = None) -> None:
         """Code the remaining steps of `data` (all n bytes) with uniform transformer input."""
         src = np.frombuffer(data, dtype=np.uint8)
         if len(src) != self.n:
             raise ValueError(f"need all {self.n} bytes, got {len(src)}")
         while self.step < (self.lane_len.max() if self.n else 0):
             self._make_room(len(self.lane_len))
-            self._adaptive(K.COMPRESS, src)
+            self._adaptive(K.COMPRESS, src, bar)
 
     def finish(self) -> bytes:
         """Flush the coder (4 bytes of x1) and return the whole stream."""
@@ -181,26 +188,34 @@ class MixDecoder(_Coder):
         self._step(K.DECOMPRESS, lanes, self._freqs(freqs, len(lanes)), syms)
         return syms.astype(np.uint8)
 
-    def decode_rest(self) -> None:
+    def decode_rest(self, bar: tqdm | None = None) -> None:
         """Decode all remaining steps with uniform transformer input."""
         while self.step < (self.lane_len.max() if self.n else 0):
-            self._adaptive(K.DECOMPRESS, self.state.data)
+            self._adaptive(K.DECOMPRESS, self.state.data, bar)
 
     def output(self) -> bytes:
         """All n decoded bytes."""
         return self.state.data.tobytes()
 
 
-def encode_adaptive(data: bytes, n_lanes: int, params: MixParams = DEFAULT_PARAMS, block: int = 1) -> bytes:
-    """Code `data` without a transformer (uniform freqs), in lane_layout(len, block, n_lanes)."""
+def encode_adaptive(data: bytes, n_lanes: int, params: MixParams = DEFAULT_PARAMS, block: int = 1,
+                    progress: bool = False) -> bytes:
+    """Code `data` without a transformer (uniform freqs), in lane_layout(len, block, n_lanes);
+    `progress`: a tqdm bar with an estimate on stderr."""
     enc = MixEncoder(*lane_layout(len(data), block, n_lanes), params)
-    enc.encode_rest(data)
+    with _bar(len(data), "coding", progress) as bar:
+        enc.encode_rest(data, bar)
     return enc.finish()
 
 
 def decode_adaptive(blob: bytes, n: int, n_lanes: int, params: MixParams = DEFAULT_PARAMS,
-                    block: int = 1) -> bytes:
+                    block: int = 1, progress: bool = False) -> bytes:
     """Inverse of `encode_adaptive`."""
     dec = MixDecoder(blob, *lane_layout(n, block, n_lanes), params)
-    dec.decode_rest()
+    with _bar(n, "decoding", progress) as bar:
+        dec.decode_rest(bar)
     return dec.output()
+
+
+def _bar(total: int, desc: str, progress: bool) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=not progress, leave=False)
