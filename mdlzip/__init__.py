@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 _ERRORS = ("MdlzipError", "FormatError", "TruncatedError", "ChecksumError", "UnsupportedVersionError", "OptionError",
            "UnknownOptionError", "DeviceError", "MemoryLimitError", "OutOfMemoryError")
 _LAZY = {**dict.fromkeys(_ERRORS, "errors"), "compress": "api", "compress_with_report": "api", "decompress": "api",
-         "info": "api", "ArchiveInfo": "api", "Report": "api", "open": "file", "MdlzFile": "file",
+         "info": "api", "info_all": "api", "ArchiveInfo": "api", "Report": "api", "open": "file", "MdlzFile": "file",
          "DEFAULT_LEVEL": "levels", "LEVELS": "levels", "FORMAT_VERSION": "container"}
 if TYPE_CHECKING:
-    from .api import ArchiveInfo, Report, compress, compress_with_report, decompress, info
+    from .api import ArchiveInfo, Report, compress, compress_with_report, decompress, info, info_all
     from .container import FORMAT_VERSION
     from .errors import (
         ChecksumError,
@@ -63,5 +63,5 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["compress", "compress_with_report", "decompress", "info", "open", "MdlzFile", "ArchiveInfo", "Report",
-           *_ERRORS, "DEFAULT_LEVEL", "LEVELS", "FORMAT_VERSION", "__version__"]
+__all__ = ["compress", "compress_with_report", "decompress", "info", "info_all", "open", "MdlzFile", "ArchiveInfo",
+           "Report", *_ERRORS, "DEFAULT_LEVEL", "LEVELS", "FORMAT_VERSION", "__version__"]

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import classical, container, memory, pipeline, runtime, sections
 from .container import Method, Section
-from .errors import ChecksumError, MdlzipError, OutOfMemoryError
+from .errors import ChecksumError, FormatError, MdlzipError, OutOfMemoryError
 from .levels import DEFAULT_LEVEL, LEVELS, settings
 from .models.stored import param_count
 from .options import CompressOptions, DecompressOptions
@@ -224,13 +224,22 @@ def _decode_one(archive: container.Archive, opts: DecompressOptions, held: int) 
 def info(data: bytes, memlimit: int | str | None = None) -> ArchiveInfo:
     """Describe an archive (sizes itemized, model, memory needed to decode) without decoding its
     data; its configuration is checked as decoding checks it. The stored weights are read (to count
-    the nonzeros) only where the model fits `memlimit` (as for `decompress`)."""
-    data = bytes(data)
-    return _info(container.unpack(data), len(data), memory.parse_memlimit(memlimit))
+    the nonzeros) only where the model fits `memlimit` (as for `decompress`). A file of several
+    concatenated archives: `info_all`."""
+    described = info_all(data, memlimit)
+    if len(described) > 1:
+        raise FormatError(f"{len(described)} archives concatenated: info_all describes each")
+    return described[0]
+
+
+def info_all(data: bytes, memlimit: int | str | None = None) -> list[ArchiveInfo]:
+    """`info` of each archive in a file of one or several concatenated archives."""
+    limit = memory.parse_memlimit(memlimit)
+    return [_info(archive, sum(archive.sizes.values()), limit) for archive in container.unpack_all(data)]
 
 
 def report_json(report: ArchiveInfo) -> str:
     return json.dumps(report.to_dict(), indent=2)
 
 
-__all__ = ["ArchiveInfo", "Report", "compress", "compress_with_report", "decompress", "info"]
+__all__ = ["ArchiveInfo", "Report", "compress", "compress_with_report", "decompress", "info", "info_all"]

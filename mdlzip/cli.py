@@ -147,10 +147,10 @@ def _error(path: str, exc: BaseException) -> None:
 
 
 def _each(files: tuple[str, ...], work: Callable[[str], bool | None], quiet: int = 0) -> int:
-    """Run `work` on every input (none: stdin); one stderr line per error (none with -qq). The exit
+    """Run `work` on every input; one stderr line per error (none with -qq). The exit
     status: 1 if any failed, else 2 if any `work` returned True (a warning), else 0."""
     status = 0
-    for path in files or (STDIO,):
+    for path in files:
         try:
             if work(path):
                 status = status or WARNING
@@ -233,7 +233,11 @@ MEMLIMIT = click.option("--memlimit", type=MemlimitType(), default=str(DEFAULT_M
 CODING = _options(
     THREADS, DEVICE, click.option("-v", "--verbose", count=True, help="Say more."),
     click.option("-q", "--quiet", count=True, help="No report, no progress bars; -qq: no warnings either."),
-    click.option("--no-progress", is_flag=True, help="No progress bars (shown only on a terminal anyway)."))
+    click.option("--no-progress", is_flag=True, help="No progress bars (shown only on a terminal anyway)."),
+    click.option("-r", "--recursive", is_flag=True, help="Directories: every file under them (decompress, test: those "
+                 "ending in .mdlz), each beside itself, as gzip -r."),
+    click.option("--files", "files_from", type=click.File("r"), metavar="LIST",
+                 help="Also the file names in LIST, one per line (-: standard input), as xz --files."))
 OUTPUT = _options(
     click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
                  help="Write this file (one input only; -: standard output)."),
@@ -279,14 +283,37 @@ def compress_options(o: dict) -> dict:
     return given
 
 
-def _prepare(files: tuple[str, ...], o: dict, compressing: bool = False) -> None:
-    """Check the output options against the inputs; decide on progress bars."""
+def _inputs(files: tuple[str, ...], o: dict, compressing: bool) -> tuple[str, ...]:
+    """The inputs: FILEs (none: stdin), then the names listed by --files; with -r, directories replaced by the
+    files under them (sorted; for decompress and test only the archives)."""
+    names = list(files) + ([line for line in o["files_from"].read().splitlines() if line] if o["files_from"] else [])
+    if not names and not o["files_from"]:
+        return (STDIO,)  # no FILE: standard input
+    if not o["recursive"]:
+        return tuple(names)
+    expanded = []
+    for name in names:
+        if name == STDIO or not os.path.isdir(name):
+            expanded.append(name)
+            continue
+        for root, dirs, found in os.walk(name):
+            dirs.sort()
+            expanded += [os.path.join(root, f) for f in sorted(found) if compressing or f.endswith(SUFFIX)]
+    return tuple(expanded)
+
+
+def _prepare(files: tuple[str, ...], o: dict, compressing: bool = False) -> tuple[str, ...]:
+    """The inputs (-r, --files), checked against the output options; decide on progress bars."""
+    if o["recursive"] and (o.get("to_stdout") or o.get("output")):
+        raise click.UsageError("-r writes each file beside itself: not with -c or -o")
+    files = _inputs(files, o, compressing)
     if o.get("output") and (o["to_stdout"] or len(files) > 1):
         raise click.UsageError("-o takes one input file, and not with -c")
     to_stdout = o.get("to_stdout") or o.get("output") == STDIO or ((not files or STDIO in files) and not o.get("output"))
     if compressing and o["as_json"] and to_stdout:
         raise click.UsageError("--json prints on standard output, where -c writes the archive")
     o["progress"] = not o["no_progress"] and not o["quiet"] and click.get_text_stream("stderr").isatty()
+    return files
 
 
 @click.group(cls=Mdlzip, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
@@ -313,7 +340,7 @@ def compress(files: tuple[str, ...], **o) -> None:
 
     A FILE already ending in .mdlz is skipped with a warning (exit status 2). A model option
     (--regularizer, --alpha, ..., --lump-eps) trains a model where the level would not."""
-    _prepare(files, o, compressing=True)
+    files = _prepare(files, o, compressing=True)
     options = compress_options(o)
     reports = []
 
@@ -362,7 +389,7 @@ def _strip(path: str) -> str:
 @MEMLIMIT
 def decompress(files: tuple[str, ...], **o) -> None:
     """Decompress FILE.mdlz to FILE (no FILE, or -: stdin to stdout)."""
-    _prepare(files, o)
+    files = _prepare(files, o)
 
     def work(path: str) -> None:
         dest = _target(path, o, _strip)
@@ -380,7 +407,7 @@ def decompress(files: tuple[str, ...], **o) -> None:
 @MEMLIMIT
 def test_(files: tuple[str, ...], **o) -> None:
     """Decode FILEs (no FILE, or -: stdin) and verify their checksums; write nothing."""
-    _prepare(files, o)
+    files = _prepare(files, o)
 
     def work(path: str) -> None:
         data = api.decompress(_read(path, archive=True), device=o["device"], threads=o["threads"],
@@ -397,23 +424,27 @@ def test_(files: tuple[str, ...], **o) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per file.")
 @MEMLIMIT
 def info(files: tuple[str, ...], verbose: int, as_json: bool, memlimit: int) -> None:
-    """Describe archives without decoding them (alias: list)."""
+    """Describe archives without decoding them (alias: list); a file of concatenated archives
+    gets a row per archive, FILE[1], FILE[2], ..."""
     rows, line = [], "{:>12} {:>14} {:>7}  {:<7} {:>20}  {:<5}  {}".format
     if not as_json:
         click.echo(line("Compressed", "Uncompressed", "Ratio", "Method", "Params(nz)", "Check", "Filename"))
 
     def work(path: str) -> None:
-        meta = api.info(_read(path, archive=True), memlimit)
-        rows.append(dict(meta.to_dict(), file=_name(path)))
+        members = api.info_all(_read(path, archive=True), memlimit)
+        for k, meta in enumerate(members, 1):
+            shown(meta, _name(path) + (f"[{k}]" if len(members) > 1 else ""))
+
+    def shown(meta: api.ArchiveInfo, name: str) -> None:
+        rows.append(dict(meta.to_dict(), file=name))
         if as_json:
             return
         ratio = f"{meta.archive_bytes / meta.original_bytes:.3f}" if meta.original_bytes else "---"
         params = f"{meta.params:,}({meta.nonzeros:,})" if meta.nonzeros is not None else \
             f"{meta.params:,}(?)" if meta.params is not None else "-"
-        click.echo(line(f"{meta.archive_bytes:,}", f"{meta.original_bytes:,}", ratio, meta.method, params, "CRC32",
-                        _name(path)))
-        for name, n in meta.sizes.items() if verbose else ():
-            click.echo(f"    {name:<10} {n:>12,} bytes{TERMS.get(name, '')}")
+        click.echo(line(f"{meta.archive_bytes:,}", f"{meta.original_bytes:,}", ratio, meta.method, params, "CRC32", name))
+        for part, n in meta.sizes.items() if verbose else ():
+            click.echo(f"    {part:<10} {n:>12,} bytes{TERMS.get(part, '')}")
         if verbose:
             over = f", over the limit of {format_size(memlimit)}" if memlimit and meta.memory_needed > memlimit else ""
             click.echo(f"    memory needed to decode: {format_size(meta.memory_needed)}{over}")

@@ -70,7 +70,8 @@ def test_a_cm_config_that_decoding_rejects_is_rejected_by_info():
     a = unpack(good)
     config = a.sections[Section.CONFIG].replace(b'"lr":9', b'"lr":0')
     assert config != a.sections[Section.CONFIG]
-    bad = pack_declared(a.method, a.original_size, a.original_crc, [(Section.CONFIG, config), (Section.DATA, a.sections[Section.DATA])])
+    bad = pack_declared(a.method, a.original_size, a.original_crc,
+                        [(Section.CONFIG, config), (Section.DATA, a.sections[Section.DATA])])
     for call in (mdlzip.info, mdlzip.decompress):
         with pytest.raises(FormatError, match="lr"):
             call(bad)

@@ -87,3 +87,32 @@ def test_json_is_one_document_on_stdout_for_several_files(tmp_path):
     result = sh("--json", "a", "b", cwd=tmp_path)
     reports = json.loads(result.stdout)
     assert result.returncode == 0 and [r["file"] for r in reports] == ["a", "b"] and result.stderr == b""
+
+
+def test_what_the_thread_count_changes_and_what_it_never_does():
+    """As the README says: cm archives are the same bytes whatever -T; a trained model's archive is
+    reproducible at one -T (and may differ between -T1 and -T2); every archive decodes everywhere."""
+    from mdlzip.lab.synthetic import markov_source
+    data = markov_source(3000, seed=3)[0]
+    assert mdlzip.compress(data, fallback=False, threads=1) == mdlzip.compress(data, fallback=False, threads=2)
+    one = mdlzip.compress(data, 1, pure=True, fallback=False, threads=1)
+    assert mdlzip.compress(data, 1, pure=True, fallback=False, threads=1) == one
+    two = mdlzip.compress(data, 1, pure=True, fallback=False, threads=2)
+    for archive in (one, two):
+        assert mdlzip.decompress(archive, threads=1) == mdlzip.decompress(archive, threads=2) == data
+
+
+def test_recursive_and_file_lists(tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "a").write_bytes(b"first")
+    (tmp_path / "d" / "sub" / "b").write_bytes(b"second")
+    assert sh("-r", "-q", "d", cwd=tmp_path).returncode == 0  # each file beside itself, as gzip -r
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        "d/a", "d/a.mdlz", "d/sub/b", "d/sub/b.mdlz"]
+    (tmp_path / "d" / "a").unlink()
+    (tmp_path / "d" / "sub" / "b").unlink()
+    assert sh("-dr", "d", cwd=tmp_path).returncode == 0  # decompress -r takes the archives only
+    assert (tmp_path / "d" / "a").read_bytes() == b"first" and (tmp_path / "d" / "sub" / "b").read_bytes() == b"second"
+    listed = sh("-t", "-v", "--files", "-", cwd=tmp_path, stdin=b"d/a.mdlz\n\nd/sub/b.mdlz\n")
+    assert listed.returncode == 0 and listed.stderr.count(b": OK") == 2
+    assert sh("-r", "-c", "d", cwd=tmp_path).returncode == 1  # -r writes beside each file: not with -c

@@ -11,6 +11,8 @@ model on the same machine (and any machine decodes the archive, see `mdlzip.mode
 from __future__ import annotations
 
 import math
+import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +103,17 @@ def prune(model: ByteGPT, reg: Regularizer, cfg: TrainConfig, sample: tuple[torc
     stats.sample_pruned_bits = sample_loss(model, *sample) / math.log(2)
 
 
+ESTIMATE_AFTER = 8  # steps timed before the training's duration is announced (with progress)
+
+
+def _announce(total: int, seconds_per_step: float, device: torch.device) -> None:
+    """One line on stderr, above the bar: how long training will take, measured on its first steps."""
+    eta = total * seconds_per_step
+    when = f"{eta / 60:.0f} min" if eta >= 90 else f"{eta:.0f} s"
+    tqdm.write(f"mdlzip: training {total:,} steps, about {when} on {torch.get_num_threads()} threads ({device}); "
+               "Ctrl-C stops it and leaves no output", file=sys.stderr)
+
+
 def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, progress: bool = False) -> TrainStats:
     """Train `model` in place on the chunks of `data`: prelude, regularized phase, pruning, fine-tuning."""
     targets, inputs = chunk_bytes(data, model.cfg.block_size)
@@ -121,7 +134,10 @@ def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, pro
 
     recent: list[float] = []
     bar = tqdm(range(total), desc="training", unit="step", disable=not progress, leave=False)
+    started = time.perf_counter()
     for step in bar:
+        if progress and step == ESTIMATE_AFTER < total // 4:
+            _announce(total, (time.perf_counter() - started) / step, device)
         if step == reg_start and (extra := reg.start()):
             opt.add_param_group({"params": extra, "weight_decay": 0.0})
         if step == prune_step and not pruned:
