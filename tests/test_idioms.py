@@ -116,3 +116,15 @@ def test_recursive_and_file_lists(tmp_path):
     listed = sh("-t", "-v", "--files", "-", cwd=tmp_path, stdin=b"d/a.mdlz\n\nd/sub/b.mdlz\n")
     assert listed.returncode == 0 and listed.stderr.count(b": OK") == 2
     assert sh("-r", "-c", "d", cwd=tmp_path).returncode == 1  # -r writes beside each file: not with -c
+
+
+def test_the_man_page_is_current_and_completion_works(tmp_path):
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    check = subprocess.run([sys.executable, root / "scripts" / "manpage.py", "--check"], capture_output=True, timeout=60)
+    assert check.returncode == 0, check.stderr  # regenerate with: python scripts/manpage.py
+    env = {"COMP_WORDS": "mdlzip compress --recur", "COMP_CWORD": "2", "_MDLZIP_COMPLETE": "bash_complete",
+           "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", "import sys; sys.argv[0] = 'mdlzip'; from mdlzip.__main__ import run; run()"],
+                          env=env, capture_output=True, timeout=60)
+    assert b"--recursive" in done.stdout, done
