@@ -6,13 +6,16 @@ stored, never for `info`, cm or the classical methods.
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from dataclasses import asdict, dataclass, field
 
+from tqdm import tqdm
+
 from . import classical, container, memory, pipeline, runtime, sections
 from .container import Method, Section
-from .errors import ChecksumError, FormatError, MdlzipError, OutOfMemoryError
-from .levels import DEFAULT_LEVEL, LEVELS, settings
+from .errors import ChecksumError, FormatError, MdlzipError, OptionError, OutOfMemoryError
+from .levels import CLASSICAL_LEVEL, DEFAULT_LEVEL, LEVELS, check_level, settings
 from .models.stored import param_count
 from .options import CompressOptions, DecompressOptions
 
@@ -148,18 +151,25 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
     opts = CompressOptions.from_keywords("compress", options)
     runtime.check_available(opts.device)
     data = bytes(data)
-    plan = settings(level, len(data), **opts.train_overrides())  # checks the level
+    if check_level(level, classical=True) == CLASSICAL_LEVEL:
+        return _classical_only(data, opts)
+    plan = settings(level, len(data), **opts.train_overrides())
     with_model = opts.with_model(plan.trains_model)
     result = pipeline.encode(data, plan, pure=opts.pure, with_model=with_model, lump_eps=opts.lump_eps,
                              alpha_auto=opts.alpha == "auto", device=opts.device, threads=opts.threads,
                              progress=opts.progress)
     candidates = {m: container.pack(m, data, parts) for m, parts in result.candidates.items()}
     model_method = next(m for m in MODEL_METHODS if m in candidates)
+    # the classical codings that compete (with fallback) and the xz reference of the report: one bar
+    bar = tqdm(total=len(data) * (3 if opts.fallback else 1), desc="zstd, xz", unit="B", unit_scale=True,
+               disable=not opts.progress, leave=False)
     if opts.fallback:
         for method, encode in classical.ENCODERS.items():
-            candidates[method] = container.pack(method, data, [(Section.PAYLOAD, encode(data))])
+            candidates[method] = container.pack(method, data, [(Section.PAYLOAD, encode(data, bar))])
     else:
         candidates = {model_method: candidates[model_method]}
+    xz_bytes = classical.xz_size(data, bar)
+    bar.close()
     method = min(candidates, key=lambda m: (len(candidates[m]), m != model_method))
     archive = candidates[method]
     if opts.verify and decompress(archive, device=opts.device, memlimit=0) != data:
@@ -169,12 +179,27 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
     stats = trained.stats if trained else None
     report = Report(**asdict(info), level=level, neural_bytes=len(candidates[model_method]),
                     candidates={m.name.lower(): len(b) for m, b in candidates.items()},
-                    xz_bytes=classical.xz_size(data), train_steps=stats.steps if stats else 0,
+                    xz_bytes=xz_bytes, train_steps=stats.steps if stats else 0,
                     train_seconds=result.train_seconds, code_seconds=result.code_seconds, device=result.device,
                     training=dict(asdict(stats), alpha_sweep=result.alpha_sweep) if stats else {},
                     lumping=trained.lumped if trained else None,
                     no_model=None if opts.pure or with_model else _no_model_reason(level))
     return archive, report
+
+
+def _classical_only(data: bytes, opts: CompressOptions) -> tuple[bytes, Report]:
+    """Level 0: the smallest of stored, zstd -19 and xz -9e; no statistics, no model."""
+    if opts.pure or opts.with_model(False) or not opts.fallback:
+        raise OptionError("level 0 is the classical codings alone: no model, pure or no-fallback with it")
+    t0 = time.perf_counter()
+    candidates = {m: container.pack(m, data, [(Section.PAYLOAD, encode(data))])
+                  for m, encode in classical.ENCODERS.items()}
+    method = min(candidates, key=lambda m: len(candidates[m]))
+    archive, seconds = candidates[method], time.perf_counter() - t0
+    info = _info(container.unpack(archive), len(archive))
+    return archive, Report(**asdict(info), level=CLASSICAL_LEVEL, xz_bytes=classical.xz_size(data),
+                           candidates={m.name.lower(): len(b) for m, b in candidates.items()}, code_seconds=seconds,
+                           no_model="none: level 0 codes with the classical methods alone")
 
 
 def compress(data: bytes, level: int = DEFAULT_LEVEL, **options) -> bytes:

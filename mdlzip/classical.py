@@ -21,11 +21,16 @@ EXPANSION = {Method.STORED: 1, Method.ZSTD: 1 << 15, Method.XZ: 1 << 13}
 PIECE = 1 << 18  # bytes fed to a compressor per call, so Ctrl-C is honoured between calls
 
 
-def _feed(compressor, data: bytes) -> bytes:
+def _feed(compressor, data: bytes, bar=None) -> bytes:
     """What `compressor` (an lzma or zstd compressobj) makes of `data`, fed piece by piece: the
-    same bytes as a one-shot call, but Python regains control (and sees Ctrl-C) every piece."""
-    view = memoryview(data)
-    return b"".join(compressor.compress(view[i:i + PIECE]) for i in range(0, len(data), PIECE)) + compressor.flush()
+    same bytes as a one-shot call, but Python regains control (and sees Ctrl-C) every piece, and
+    `bar` (a tqdm bar, or None) advances by each piece's bytes."""
+    view, out = memoryview(data), []
+    for i in range(0, len(data), PIECE):
+        out.append(compressor.compress(view[i:i + PIECE]))
+        if bar is not None:
+            bar.update(len(view[i:i + PIECE]))
+    return b"".join(out) + compressor.flush()
 
 
 def _lzma2_filters(n_bytes: int) -> list[dict]:
@@ -37,11 +42,11 @@ def _zstd_decode(blob: bytes, n_bytes: int) -> bytes:
     return zstandard.ZstdDecompressor().decompress(blob, max_output_size=n_bytes) if n_bytes else b""
 
 
-ENCODERS: dict[Method, Callable[[bytes], bytes]] = {
-    Method.STORED: bytes,
-    Method.ZSTD: lambda d: _feed(zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=False,
-                                                          write_content_size=False).compressobj(size=len(d)), d),
-    Method.XZ: lambda d: _feed(lzma.LZMACompressor(lzma.FORMAT_RAW, filters=_lzma2_filters(len(d))), d),
+ENCODERS: dict[Method, Callable[..., bytes]] = {  # (data, bar=None) -> payload
+    Method.STORED: lambda d, bar=None: bytes(d),
+    Method.ZSTD: lambda d, bar=None: _feed(zstandard.ZstdCompressor(
+        level=ZSTD_LEVEL, write_checksum=False, write_content_size=False).compressobj(size=len(d)), d, bar),
+    Method.XZ: lambda d, bar=None: _feed(lzma.LZMACompressor(lzma.FORMAT_RAW, filters=_lzma2_filters(len(d))), d, bar),
 }
 DECODERS: dict[Method, Callable[[bytes, int], bytes]] = {
     Method.STORED: lambda blob, n: blob,
@@ -64,6 +69,6 @@ def decode(method: Method, blob: bytes, n_bytes: int) -> bytes:
         raise FormatError(f"{method.name.lower()} payload is corrupt ({exc})") from None
 
 
-def xz_size(data: bytes) -> int:
+def xz_size(data: bytes, bar=None) -> int:
     """Bytes of `xz -9e` on the whole input (the .xz file a user would get)."""
-    return len(_feed(lzma.LZMACompressor(lzma.FORMAT_XZ, preset=XZ_PRESET), data))
+    return len(_feed(lzma.LZMACompressor(lzma.FORMAT_XZ, preset=XZ_PRESET), data, bar))

@@ -19,7 +19,7 @@ import click
 
 from . import __version__, api
 from .errors import Interrupted, MdlzipError, OptionError
-from .levels import DEFAULT_LEVEL
+from .levels import CLASSICAL_LEVEL, DEFAULT_LEVEL
 from .levels import LEVELS as LEVELS_TABLE  # LEVELS here: the -1 ... -9 options
 from .memory import DEFAULT_MEMLIMIT, format_size, parse_memlimit
 from .options import TRAIN_KEYS, CompressOptions
@@ -266,6 +266,8 @@ def _level_help(n: int) -> str:
 
 LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, **({"default": True} if n == DEFAULT_LEVEL else {}),
                                  help=_level_help(n)) for n in range(1, 10)],
+                  click.option("-0", "level", flag_value=CLASSICAL_LEVEL,
+                               help="No statistics, no model: the smallest of stored, zstd -19, xz -9e (fast)."),
                   click.option("--fast", "level", flag_value=1, help="-1."),
                   click.option("--best", "level", flag_value=9, help="-9."))
 

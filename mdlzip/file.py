@@ -34,7 +34,7 @@ class MdlzFile(io.BufferedIOBase):
                 raise OptionError(f"open: 'level' is a compression option, not for mode {mode!r}")
             DecompressOptions.from_keywords(f"open({mode!r})", options)
         else:
-            level = check_level(DEFAULT_LEVEL if level is None else level)
+            level = check_level(DEFAULT_LEVEL if level is None else level, classical=True)
             CompressOptions.from_keywords(f"open({mode!r})", options)
         self._level, self._options = level, options
         if hasattr(filename, "read") or hasattr(filename, "write"):

@@ -128,3 +128,13 @@ def test_the_man_page_is_current_and_completion_works(tmp_path):
     done = subprocess.run([sys.executable, "-c", "import sys; sys.argv[0] = 'mdlzip'; from mdlzip.__main__ import run; run()"],
                           env=env, capture_output=True, timeout=60)
     assert b"--recursive" in done.stdout, done
+
+
+def test_level_0_is_the_classical_codings_alone(tmp_path):
+    archive, report = mdlzip.compress_with_report(TEXT, 0)
+    assert report.method in ("stored", "zstd", "xz") and mdlzip.decompress(archive) == TEXT
+    assert set(report.candidates) == {"stored", "zstd", "xz"} and report.no_model.startswith("none: level 0")
+    with pytest.raises(mdlzip.OptionError):
+        mdlzip.compress(TEXT, 0, model=True)
+    (tmp_path / "t").write_bytes(TEXT)
+    assert sh("-0", "-c", "t", cwd=tmp_path).stdout == archive and sh("-0", "--model", "t", cwd=tmp_path).returncode == 1
