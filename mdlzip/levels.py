@@ -75,7 +75,7 @@ class Plan:
 
 
 # Level 0 (xz's fastest preset number): no adaptive statistics and no model, the smallest of the
-# classical codings (stored, zstd -19, xz -9e): about 10x faster than cm, and larger.
+# classical codings (stored, zstd -19, xz -9e): on 3 MB of bible 3.7x faster than -6, 28 % larger.
 CLASSICAL_LEVEL = 0
 
 
