@@ -5,7 +5,6 @@ stored, never for `info`, cm or the classical methods.
 """
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -164,8 +163,7 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
     bar = tqdm(total=len(data) * (3 if opts.fallback else 1), desc="zstd, xz", unit="B", unit_scale=True,
                disable=not opts.progress, leave=False)
     if opts.fallback:
-        for method, encode in classical.ENCODERS.items():
-            candidates[method] = container.pack(method, data, [(Section.PAYLOAD, encode(data, bar))])
+        candidates.update(_classical_candidates(data, bar))
     else:
         candidates = {model_method: candidates[model_method]}
     xz_bytes = classical.xz_size(data, bar)
@@ -187,13 +185,18 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
     return archive, report
 
 
+def _classical_candidates(data: bytes, bar: tqdm | None = None) -> dict[Method, bytes]:
+    """The archives of the classical codings (stored, zstd -19, xz -9e)."""
+    return {m: container.pack(m, data, [(Section.PAYLOAD, encode(data, bar))])
+            for m, encode in classical.ENCODERS.items()}
+
+
 def _classical_only(data: bytes, opts: CompressOptions) -> tuple[bytes, Report]:
     """Level 0: the smallest of stored, zstd -19 and xz -9e; no statistics, no model."""
     if opts.pure or opts.with_model(False) or not opts.fallback:
         raise OptionError("level 0 is the classical codings alone: no model, pure or no-fallback with it")
     t0 = time.perf_counter()
-    candidates = {m: container.pack(m, data, [(Section.PAYLOAD, encode(data))])
-                  for m, encode in classical.ENCODERS.items()}
+    candidates = _classical_candidates(data)
     method = min(candidates, key=lambda m: len(candidates[m]))
     archive, seconds = candidates[method], time.perf_counter() - t0
     info = _info(container.unpack(archive), len(archive))
@@ -261,10 +264,6 @@ def info_all(data: bytes, memlimit: int | str | None = None) -> list[ArchiveInfo
     """`info` of each archive in a file of one or several concatenated archives."""
     limit = memory.parse_memlimit(memlimit)
     return [_info(archive, sum(archive.sizes.values()), limit) for archive in container.unpack_all(data)]
-
-
-def report_json(report: ArchiveInfo) -> str:
-    return json.dumps(report.to_dict(), indent=2)
 
 
 __all__ = ["ArchiveInfo", "Report", "compress", "compress_with_report", "decompress", "info", "info_all"]

@@ -78,7 +78,7 @@ def unpack(blob: bytes) -> Archive:
 def unpack_all(blob: bytes) -> list[Archive]:
     """The archives of a file that holds one or several back to back (as `cat a.mdlz b.mdlz`
     makes, and `mdlzip compress -c a b`), each validated."""
-    blob, archives, pos = bytes(blob), [], 0
+    blob, archives, pos = memoryview(bytes(blob)), [], 0  # views: no member is copied to be parsed
     while True:
         try:
             archive, end = _unpack(blob[pos:], whole=False)
@@ -92,7 +92,7 @@ def unpack_all(blob: bytes) -> list[Archive]:
             return archives
 
 
-def _unpack(blob: bytes, whole: bool) -> tuple[Archive, int]:
+def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
     """The archive at the start of `blob` and its length; `whole`: it must be all of `blob`."""
     if len(blob) < len(MAGIC) or blob[:len(MAGIC)] != MAGIC:
         if MAGIC.startswith(blob[:len(MAGIC)]) and blob:
@@ -150,7 +150,7 @@ def _unpack(blob: bytes, whole: bool) -> tuple[Archive, int]:
         raise ChecksumError("archive data is corrupt (CRC mismatch)")
     sections = {}
     for kind, (_, n) in zip(kinds, table):
-        sections[kind] = blob[pos:pos + n]
+        sections[kind] = bytes(blob[pos:pos + n])
         pos += n
     sizes = {"header": header_bytes - 8 + len(FOOTER), "checksums": 12}
     sizes.update({k.name.lower(): len(v) for k, v in sections.items()})

@@ -20,9 +20,9 @@ from mdlzip.codec import arith
 from mdlzip.codec.cm_params import MixParams
 from mdlzip.container import Method, Section, pack, pack_declared, unpack
 from mdlzip.errors import FormatError, MemoryLimitError, OptionError
-from mdlzip.lab.hostile import _mix_config, crafted
+from mdlzip.lab.hostile import crafted
 from mdlzip.models.exact import ExactByteGPT
-from mdlzip.sections import neural_config, read_coding, weights_section
+from mdlzip.sections import mix_config, neural_config, read_coding, weights_section
 
 CLI = [sys.executable, "-m", "mdlzip"]
 
@@ -139,7 +139,7 @@ def test_memory_needed_bounds_what_decoding_takes(tmp_path, method):
 
 def _slow_cm_archive(path, n_bytes=4 << 20):
     """A legal cm archive whose 4 KiB of zero data decode to 4 MiB of 0xFF (about 15 s of decoding)."""
-    path.write_bytes(pack_declared(Method.CM, n_bytes, 0, [(Section.CONFIG, _mix_config(1, 1, MixParams.for_size(n_bytes))),
+    path.write_bytes(pack_declared(Method.CM, n_bytes, 0, [(Section.CONFIG, mix_config(1, 1, MixParams.for_size(n_bytes))),
                                                            (Section.DATA, bytes(4096))]))
 
 

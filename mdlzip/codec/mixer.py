@@ -115,15 +115,15 @@ class _Coder:
 
     def _adaptive(self, mode: int, src: np.ndarray, bar: tqdm | None) -> None:
         """Code up to BYTES_PER_CALL bytes' worth of whole steps without a transformer."""
-        until, before = self.step + max(1, BYTES_PER_CALL // len(self.lane_len)), self._coded()
+        until, before = self.step + max(1, BYTES_PER_CALL // len(self.lane_len)), self.step
         self.step = K.code_adaptive(mode, src, self.step, until, self.state, self._ones)
         self._check(mode)
         if bar is not None:
-            bar.update(self._coded() - before)
+            bar.update(self._coded(self.step) - self._coded(before))
 
-    def _coded(self) -> int:
-        """Bytes coded so far, over all lanes."""
-        return int(np.minimum(self.lane_len, self.step).sum())
+    def _coded(self, steps: int) -> int:
+        """Bytes coded in the first `steps` steps, over all lanes."""
+        return int(np.minimum(self.lane_len, steps).sum())
 
     def _check(self, mode: int) -> None:
         if mode == K.DECOMPRESS and K.exhausted(self.regs, self.state.blob):

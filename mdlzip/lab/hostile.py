@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import random
-import zlib
 
 import numpy as np
 
 from ..classical import EXPANSION
 from ..codec.cm_params import MixParams
-from ..container import Archive, Method, Section, pack_declared, unpack
+from ..container import Archive, Method, Section, pack, pack_declared, unpack
 from ..models.stored import ByteGPTConfig, act_scale_names, weight_layout
-from ..sections import CODER, MAX_EXPANSION, MIX_CODER
+from ..sections import MAX_EXPANSION, mix_config, neural_config
 
 
 def _zero_weights(cfg: ByteGPTConfig) -> bytes:
@@ -36,15 +35,6 @@ def repack(a: Archive) -> bytes:
     return pack_declared(a.method, a.original_size, a.original_crc, list(a.sections.items()))
 
 
-def _neural_config(cfg: ByteGPTConfig, group: int = 64) -> bytes:
-    return json.dumps({"model": cfg.to_dict(), "group": group, "coder": CODER}).encode()
-
-
-def _mix_config(block: int, lanes: int, params: MixParams, cfg: ByteGPTConfig | None = None) -> bytes:
-    head = {"model": cfg.to_dict()} if cfg is not None else {}
-    return json.dumps({**head, "block": block, "lanes": lanes, "mixer": params.to_dict(), "coder": MIX_CODER}).encode()
-
-
 # The largest legal models: the widest (one layer of 2048) and the deepest with the longest context
 # (64 layers of 256 over 8192 bytes), each under the cap on parameters.
 WIDE = ByteGPTConfig(block_size=8192, n_layer=1, n_head=4, n_embd=2048, mlp_ratio=3)
@@ -60,24 +50,24 @@ def crafted(seed: int = 0) -> dict[str, bytes]:
         "nested-json-config": _archive(Method.CM, 10, [(Section.CONFIG, b"[" * 100_000 + b"]" * 100_000),
                                                        (Section.DATA, b"\0" * 8)]),
         "nested-json-in-mixer": _archive(Method.CM, 10, [
-            (Section.CONFIG, _mix_config(1, 1, small).replace(b'"limit": 30', b'"limit": ' + b"[" * 5000 + b"]" * 5000)),
+            (Section.CONFIG, mix_config(1, 1, small).replace(b'"limit":30', b'"limit":' + b"[" * 5000 + b"]" * 5000)),
             (Section.DATA, b"\0" * 8)]),
         "zstd-2^34": _archive(Method.ZSTD, 1 << 34, [(Section.PAYLOAD, rng.bytes(64))]),
         "zstd-2^40": _archive(Method.ZSTD, 1 << 40, [(Section.PAYLOAD, rng.bytes(64))]),
         "zstd-largest-size": _archive(Method.ZSTD, EXPANSION[Method.ZSTD] * 4096, [(Section.PAYLOAD, rng.bytes(4096))]),
         "xz-largest-size": _archive(Method.XZ, EXPANSION[Method.XZ] * 4096, [(Section.PAYLOAD, rng.bytes(4096))]),
         "cm-largest-size": _archive(Method.CM, MAX_EXPANSION * len(cm_data) + 1024, [
-            (Section.CONFIG, _mix_config(1, 1, MixParams())), (Section.DATA, cm_data)]),
+            (Section.CONFIG, mix_config(1, 1, MixParams())), (Section.DATA, cm_data)]),
     }
     tiny = ByteGPTConfig(block_size=8192, n_layer=1, n_head=1, n_embd=8, mlp_ratio=1)
     out["neural-longest-stream"] = _archive(Method.NEURAL, 4096 * 8192, [  # one stream of 0 words, 32 MiB
-        (Section.CONFIG, _neural_config(tiny, 4096)), (Section.WEIGHTS, _zero_weights(tiny)), (Section.DATA, bytes(4))])
+        (Section.CONFIG, neural_config(tiny, 4096)), (Section.WEIGHTS, _zero_weights(tiny)), (Section.DATA, bytes(4))])
     for name, cfg in (("wide", WIDE), ("deep", DEEP)):
         out[f"neural-{name}"] = _archive(Method.NEURAL, 1 << 20, [
-            (Section.CONFIG, _neural_config(cfg)), (Section.WEIGHTS, _zero_weights(cfg)),
+            (Section.CONFIG, neural_config(cfg, 64)), (Section.WEIGHTS, _zero_weights(cfg)),
             (Section.DATA, b"\0" * 4 * 2)])
         out[f"mixed-{name}"] = _archive(Method.MIXED, 1 << 20, [
-            (Section.CONFIG, _mix_config(cfg.block_size, 1024, small, cfg)), (Section.WEIGHTS, _zero_weights(cfg)),
+            (Section.CONFIG, mix_config(cfg.block_size, 1024, small, cfg)), (Section.WEIGHTS, _zero_weights(cfg)),
             (Section.DATA, rng.bytes(1024))])
     return out
 
@@ -145,7 +135,7 @@ def bases(seed: int = 0) -> dict[str, tuple[bytes, bytes]]:
     from ..codec import arith, mixed, mixer
     from ..models.exact import ExactByteGPT, chunk_inputs, quantize
     from ..models.transformer import ByteGPT
-    from ..sections import mix_config, neural_config, weights_section
+    from ..sections import weights_section
     from .synthetic import markov_source
 
     text = markov_source(600, seed=seed)[0]
@@ -158,16 +148,12 @@ def bases(seed: int = 0) -> dict[str, tuple[bytes, bytes]]:
     net.eval()
     qm = quantize(net)
     exact, weights, params = ExactByteGPT(qm), weights_section(qm), MixParams(hash_bits=16, match_bits=12)
-    out = {m.name.lower(): pack_declared(m, len(text), zlib.crc32(text), [(Section.PAYLOAD, encode(text))])
+    out = {m.name.lower(): pack(m, text, [(Section.PAYLOAD, encode(text))])
            for m, encode in ENCODERS.items()}
-    out["cm"] = _packed(Method.CM, text, [(Section.CONFIG, mix_config(1, 1, params)),
-                                          (Section.DATA, mixer.encode_adaptive(text, 1, params))])
-    out["mixed"] = _packed(Method.MIXED, text, [(Section.CONFIG, mix_config(32, 4, params, cfg)), (Section.WEIGHTS, weights),
-                                                (Section.DATA, mixed.encode(exact, text, 32, 4, params))])
-    out["neural"] = _packed(Method.NEURAL, text, [(Section.CONFIG, neural_config(cfg, 4)), (Section.WEIGHTS, weights),
+    out["cm"] = pack(Method.CM, text, [(Section.CONFIG, mix_config(1, 1, params)),
+                                       (Section.DATA, mixer.encode_adaptive(text, 1, params))])
+    out["mixed"] = pack(Method.MIXED, text, [(Section.CONFIG, mix_config(32, 4, params, cfg)), (Section.WEIGHTS, weights),
+                                             (Section.DATA, mixed.encode(exact, text, 32, 4, params))])
+    out["neural"] = pack(Method.NEURAL, text, [(Section.CONFIG, neural_config(cfg, 4)), (Section.WEIGHTS, weights),
                                                   (Section.DATA, arith.encode(exact, text, 4))])
     return {name: (blob, text) for name, blob in out.items()}
-
-
-def _packed(method: Method, original: bytes, parts: list[tuple[Section, bytes]]) -> bytes:
-    return pack_declared(method, len(original), zlib.crc32(original), parts)
