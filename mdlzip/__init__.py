@@ -21,19 +21,23 @@ from typing import TYPE_CHECKING
 # start-up, where Ctrl-C must exit quietly (__main__.run), has no window outside its guard but the
 # interpreter's own. numpy and the codecs come with the first call.
 _ERRORS = ("MdlzipError", "FormatError", "TruncatedError", "ChecksumError", "UnsupportedVersionError", "OptionError",
-           "UnknownOptionError", "DeviceError", "MemoryLimitError", "OutOfMemoryError")
+           "UnknownOptionError", "DeviceError", "MemoryLimitError", "OutOfMemoryError", "ModelFileError")
 _LAZY = {**dict.fromkeys(_ERRORS, "errors"), "compress": "api", "compress_with_report": "api", "decompress": "api",
          "info": "api", "info_all": "api", "ArchiveInfo": "api", "Report": "api", "open": "file", "MdlzFile": "file",
-         "DEFAULT_LEVEL": "levels", "LEVELS": "levels", "FORMAT_VERSION": "container"}
+         "DEFAULT_LEVEL": "levels", "LEVELS": "levels", "FORMAT_VERSION": "container",
+         "compress_dataset": "dataset", "compress_dataset_with_report": "dataset", "open_dataset": "dataset",
+         "Dataset": "dataset", "train_model": "dataset", "list_members": "api", "RecordDataset": "torch_dataset"}
 if TYPE_CHECKING:
-    from .api import ArchiveInfo, Report, compress, compress_with_report, decompress, info, info_all
+    from .api import ArchiveInfo, Report, compress, compress_with_report, decompress, info, info_all, list_members
     from .container import FORMAT_VERSION
+    from .dataset import Dataset, compress_dataset, compress_dataset_with_report, open_dataset, train_model
     from .errors import (
         ChecksumError,
         DeviceError,
         FormatError,
         MdlzipError,
         MemoryLimitError,
+        ModelFileError,
         OptionError,
         OutOfMemoryError,
         TruncatedError,
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
         UnsupportedVersionError,
     )
     from .file import MdlzFile, open
+    from .torch_dataset import RecordDataset
     from .levels import DEFAULT_LEVEL, LEVELS
 
 
@@ -63,5 +68,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["compress", "compress_with_report", "decompress", "info", "info_all", "open", "MdlzFile", "ArchiveInfo",
+__all__ = ["compress", "compress_with_report", "decompress", "info", "info_all", "list_members", "open", "MdlzFile",
+           "ArchiveInfo", "compress_dataset", "compress_dataset_with_report", "open_dataset", "Dataset", "train_model", "RecordDataset",
            "Report", *_ERRORS, "DEFAULT_LEVEL", "LEVELS", "FORMAT_VERSION", "__version__"]

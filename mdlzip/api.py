@@ -31,6 +31,10 @@ class ArchiveInfo:
     model: dict | None = None  # configuration of the stored model (neural method)
     params: int | None = None
     nonzeros: int | None = None
+    model_sha256: str | None = None  # coded with this external model file (compress -M), not stored
+    members: int | None = None  # a multi-member archive: its members, records and blocks (else None)
+    records: int | None = None
+    blocks: int | None = None
 
     @property
     def bits_per_byte(self) -> float:
@@ -64,6 +68,7 @@ class Report(ArchiveInfo):
     training: dict = field(default_factory=dict)  # regularizer, pruning counts (mdlzip.training.train.TrainStats)
     lumping: dict | None = None  # neurons and parameters before/after lumping
     no_model: str | None = None  # why no model was trained, when none was
+    external_model: dict | None = None  # coded with a model file (-M): its sha256 and bytes, not in the archive
 
     def to_dict(self) -> dict:
         return dict(super().to_dict(), ratio_to_xz=self.archive_bytes / self.xz_bytes if self.xz_bytes else None)
@@ -98,6 +103,13 @@ class Report(ArchiveInfo):
             lines.append(f"xz -9e       {self.xz_bytes:>12,} bytes  ratio mdlzip/xz {self.archive_bytes / self.xz_bytes:.3f}")
         if self.no_model:
             lines.append(f"model        {self.no_model}")
+        if self.external_model:
+            ext = self.external_model
+            lines.append(f"model        external model, {ext['bytes']:,} bytes, sha256 {ext['sha256']} (not in the "
+                         "archive: shared by every archive coded with it)")
+        if self.members is not None:
+            lines.append(f"dataset      {self.members:,} members, {self.records:,} records in {self.blocks:,} blocks "
+                         "(each block decodes alone)")
         train = f"train {self.train_seconds:.1f} s ({self.train_steps} steps, {self.device}), " if self.train_steps else ""
         lines.append(f"time         {train}code {self.code_seconds:.1f} s")
         return "\n".join(lines)
@@ -110,7 +122,7 @@ def _coding(archive: container.Archive) -> sections.Coding | None:
     """The checked CONFIG of a model method (None for the classical ones), and the declared size
     checked against what the coded data can hold: what both decoding and `info` check first."""
     if archive.method in MODEL_METHODS:
-        return sections.read_coding(archive.method, archive.sections, archive.original_size)
+        return sections.read_coding(archive.method, archive.sections, archive.original_size, archive.members)
     classical.check_size(archive.method, archive.sections[Section.PAYLOAD], archive.original_size)
     return None
 
@@ -121,12 +133,21 @@ def _data_bytes(archive: container.Archive) -> int:
 
 def _info(archive: container.Archive, archive_bytes: int, memlimit: int = memory.DEFAULT_MEMLIMIT) -> ArchiveInfo:
     coding = _coding(archive)
-    needed = memory.needed(archive.method, archive.original_size, coding, _data_bytes(archive))["total"]
-    info = ArchiveInfo(archive.method.name.lower(), archive.original_size, archive_bytes, archive.sizes, needed)
+    if archive.members:  # decoding takes one block at a time
+        from .dataset import block_memory, read_index
+
+        index = read_index(archive, coding)
+        info = ArchiveInfo(archive.method.name.lower(), archive.original_size, archive_bytes, archive.sizes,
+                           block_memory(archive.method, coding, index)["total"], members=len(index.members),
+                           records=len(index.record_lengths), blocks=len(index.block_records))
+    else:
+        needed = memory.needed(archive.method, archive.original_size, coding, _data_bytes(archive))["total"]
+        info = ArchiveInfo(archive.method.name.lower(), archive.original_size, archive_bytes, archive.sizes, needed)
     if coding is not None and coding.model is not None:
         cfg = coding.model
-        info.model, info.params = cfg.to_dict(), param_count(cfg)
-        if not memlimit or memory.model_bytes(cfg) <= memlimit:  # the weights are decoded as for decoding
+        info.model, info.params, info.model_sha256 = cfg.to_dict(), param_count(cfg), coding.model_sha256
+        if Section.WEIGHTS in archive.sections and (not memlimit or memory.model_bytes(cfg) <= memlimit):
+            # the weights are decoded as for decoding (an external model's are not in the archive)
             info.nonzeros = sections.read_model(coding, archive.sections).num_nonzero()
     return info
 
@@ -231,9 +252,18 @@ def _decode_one(archive: container.Archive, opts: DecompressOptions, held: int) 
     room = max(1, opts.memlimit - held) if opts.memlimit else 0
     rows = memory.neural_rows_within(coding, n, data_bytes, room) if archive.method == Method.NEURAL else None
     needed = memory.needed(archive.method, n, coding, data_bytes, rows)
+    if archive.members:  # the output, and one block's decoding at a time
+        from .dataset import block_memory, read_index
+
+        block = block_memory(archive.method, coding, read_index(archive, coding))
+        needed = dict(block, output=n, total=block["total"] + n)
     memory.check(dict(needed, earlier_output=held, total=needed["total"] + held), opts.memlimit)
     try:
-        if coding is not None:
+        if archive.members:  # a multi-member archive: all its members' bytes, block by block
+            from .dataset import Dataset
+
+            out = Dataset.of(archive, opts).read_all()
+        elif coding is not None:
             out = pipeline.decode(coding, archive.sections, n, device=opts.device, threads=opts.threads,
                                   progress=opts.progress, rows=rows)
         else:
@@ -266,4 +296,19 @@ def info_all(data: bytes, memlimit: int | str | None = None) -> list[ArchiveInfo
     return [_info(archive, sum(archive.sizes.values()), limit) for archive in container.unpack_all(data)]
 
 
-__all__ = ["ArchiveInfo", "Report", "compress", "compress_with_report", "decompress", "info", "info_all"]
+def list_members(data: bytes) -> list[dict]:
+    """The members of a multi-member archive, without decoding: name, size (bytes), records, blocks, crc32."""
+    from .dataset import read_index
+
+    archive = container.unpack(data)
+    if not archive.members:
+        raise FormatError("not a multi-member archive")
+    index, rows = read_index(archive, _coding(archive)), []
+    for k, m in enumerate(index.members):
+        first, end = index.member_records(k)
+        rows.append({"name": m.name, "size": index.member_size(k), "records": end - first, "blocks": m.n_blocks,
+                     "crc32": m.crc})
+    return rows
+
+
+__all__ = ["ArchiveInfo", "Report", "compress", "compress_with_report", "decompress", "info", "info_all", "list_members"]

@@ -74,6 +74,35 @@ class MemlimitType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+class SizeType(click.ParamType):
+    """A size in bytes: 4096, 2k, 64KiB, 1M."""
+
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        from .records import parse_size
+
+        try:
+            return parse_size(value, param.opts[0] if param else "size")
+        except OptionError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class RecordsType(click.ParamType):
+    """How to cut the inputs into records: lines, csv, or a SIZE."""
+
+    name = "lines|csv|SIZE"
+
+    def convert(self, value, param, ctx):
+        from .records import parse_kind
+
+        try:
+            parse_kind(value)
+        except OptionError:
+            self.fail(f"{value!r} is none of 'lines', 'csv' or a size such as 2k", param, ctx)
+        return value
+
+
 def _wants_value(words: list[str]) -> bool:
     """Whether the last word is a short-option cluster ending in an option that takes a value."""
     last = words[-1] if words else ""
@@ -227,6 +256,8 @@ FILES = click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
 THREADS = click.option("-T", "--threads", type=click.IntRange(min=0), metavar="N", help="CPU threads (0: all cores).")
 DEVICE = click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
                       help="Where a model runs (never changes the bytes).")
+MODEL_FILE = click.option("-M", "--model-file", "model_file", type=click.Path(dir_okay=False),
+                          help="The model file (.mdlm, from mdlzip train) the archive was coded with.")
 MEMLIMIT = click.option("--memlimit", type=MemlimitType(), default=str(DEFAULT_MEMLIMIT),
                         help=f"Refuse to decode an archive that needs more memory (default {format_size(DEFAULT_MEMLIMIT)}; "
                              "KiB/MiB/GiB, N% of RAM, 0: no limit).")
@@ -305,12 +336,16 @@ def _inputs(files: tuple[str, ...], o: dict, compressing: bool) -> tuple[str, ..
 
 
 def _prepare(files: tuple[str, ...], o: dict, compressing: bool = False) -> tuple[str, ...]:
-    """The inputs (-r, --files), checked against the output options; decide on progress bars."""
-    if o["recursive"] and (o.get("to_stdout") or o.get("output")):
-        raise click.UsageError("-r writes each file beside itself: not with -c or -o")
+    """The inputs (-r, --files), checked against the output options; decide on progress bars.
+    Compressing into one archive (`_one_archive`), -r and several inputs go into its members."""
+    one = compressing and _one_archive(files, o)
+    if o["recursive"] and (o.get("to_stdout") or o.get("output")) and not one:
+        raise click.UsageError("-r writes each file beside itself: not with -c or -o (or with -o and --records)")
     files = _inputs(files, o, compressing)
-    if o.get("output") and (o["to_stdout"] or len(files) > 1):
-        raise click.UsageError("-o takes one input file, and not with -c")
+    if o.get("output") and o["to_stdout"]:
+        raise click.UsageError("-o and -c both name the output")
+    if o.get("output") and len(files) > 1 and not one:
+        raise click.UsageError("-o takes one input file (compressing: several go into one multi-member archive)")
     to_stdout = o.get("to_stdout") or o.get("output") == STDIO or ((not files or STDIO in files) and not o.get("output"))
     if compressing and o["as_json"] and to_stdout:
         raise click.UsageError("--json prints on standard output, where -c writes the archive")
@@ -336,14 +371,32 @@ def main() -> None:
               "files; not with -c).")
 @MODEL
 @click.option("--no-fallback", is_flag=True, help="Write the model's archive even when cm/stored/zstd/xz is smaller.")
+@click.option("--records", type=RecordsType(), help="One multi-member archive whose records are read one by one: "
+              "'lines' (JSON lines, logs), 'csv' (rows), or a SIZE such as 2k (fixed blocks).")
+@click.option("--block-size", type=SizeType(), help="Multi-member archive: records per random-access block, at "
+              "least this many bytes (0: one record per block; the default).")
+@click.option("-M", "--model-file", "model_file", type=click.Path(dir_okay=False, exists=True),
+              help="Code with this model file (mdlzip train) instead of training one; it is not stored: "
+                   "decoding needs it too (a multi-member archive).")
 def compress(files: tuple[str, ...], **o) -> None:
     """Compress FILEs to FILE.mdlz (no FILE, or -: stdin to stdout). One line per file on stderr
     (none when writing to stdout); -v: the itemized MDL report; --json: the full report on stdout.
 
     A FILE already ending in .mdlz is skipped with a warning (exit status 2). A model option
     (--regularizer, --alpha, ..., --lump-eps) trains a model where the level would not."""
+    one = _one_archive(files, o)
     files = _prepare(files, o, compressing=True)
     options = compress_options(o)
+    if one:
+        try:
+            sys.exit(_compress_members(files, o, options))
+        except FAILURES as exc:
+            if o["quiet"] < 2:
+                _error(o["output"] or files[0], exc)
+            sys.exit(1)
+        except (KeyboardInterrupt, Interrupted):
+            click.echo(f"mdlzip: {_name(o['output'] or files[0])}: interrupted", err=True)
+            sys.exit(INTERRUPTED)
     reports = []
 
     def work(path: str) -> bool:
@@ -370,6 +423,58 @@ def compress(files: tuple[str, ...], **o) -> None:
     sys.exit(status)
 
 
+def _one_archive(files: tuple[str, ...], o: dict) -> bool:
+    """Whether to write one multi-member archive: --records, --block-size or -M, or -o with several
+    inputs or with -r."""
+    several = len(files) > 1 or o["recursive"] or bool(o["files_from"])
+    asked = o["records"] is not None or o["block_size"] is not None or o["model_file"] is not None
+    return asked or (bool(o["output"]) and several)
+
+
+def _model_file(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def member_name(path: str) -> str:
+    """The name a file is stored under: the path as given, relative (leading '/' and './' dropped, as tar does)."""
+    if path == STDIO:
+        return "stdin"
+    name = os.path.normpath(path).replace(os.sep, "/").lstrip("/")
+    return name if name not in ("", ".") else os.path.basename(os.path.abspath(path))
+
+
+def _compress_members(files: tuple[str, ...], o: dict, options: dict) -> int:
+    """Every input into one multi-member archive (-o FILE, or stdout): one model for all."""
+    from .dataset import compress_dataset_with_report
+
+    if len(files) > 1 and not (o["output"] or o["to_stdout"]):
+        raise click.UsageError("several inputs go into one archive: name it with -o FILE (or -c)")
+    dest = _target(files[0], o, lambda p: p + SUFFIX)
+    if dest is None and not o["force"] and click.get_binary_stream("stdout").isatty():
+        raise click.FileError("(stdout)", "compressed data not written to a terminal. Use -f to force.")
+    items = [(member_name(path), _read(path)) for path in files]
+    options = {k: v for k, v in options.items() if k != "fallback"}
+    model_file = _model_file(o["model_file"])
+    archive, report = compress_dataset_with_report(items, o["level"], records_kind=o["records"],
+                                                   block_size=o["block_size"] if o["block_size"] is not None else 0,
+                                                   model_file=model_file, **options)
+    _write(dest, archive, files[0] if len(files) == 1 else STDIO)
+    if o["verbose"] > o["quiet"]:
+        click.echo(report.format(), err=True)
+    elif not (o["quiet"] or o["as_json"] or dest is None):
+        click.echo(_summary(dest, report), err=True)
+    if o["as_json"]:
+        click.echo(json.dumps(dict(report.to_dict(), file=dest), indent=2))
+    if not o["keep"]:
+        for path in files:
+            if path != STDIO:
+                os.remove(path)
+    return 0
+
+
 def _summary(path: str, report: api.Report) -> str:
     """The default report: one line, as zstd prints."""
     xz = f", xz -9e {report.xz_bytes:,}" if report.xz_bytes else ""
@@ -389,14 +494,16 @@ def _strip(path: str) -> str:
 @OUTPUT
 @CODING
 @MEMLIMIT
+@MODEL_FILE
 def decompress(files: tuple[str, ...], **o) -> None:
-    """Decompress FILE.mdlz to FILE (no FILE, or -: stdin to stdout)."""
+    """Decompress FILE.mdlz to FILE (no FILE, or -: stdin to stdout). A multi-member archive gives
+    its members' bytes in order (one file cut into records: that file); `extract` writes files."""
     files = _prepare(files, o)
 
     def work(path: str) -> None:
         dest = _target(path, o, _strip)
         data = api.decompress(_read(path, archive=True), device=o["device"], threads=o["threads"],
-                              progress=o["progress"], memlimit=o["memlimit"])
+                              progress=o["progress"], memlimit=o["memlimit"], model_file=_model_file(o["model_file"]))
         _write(dest, data, path)
         _finish(path, dest, o)
 
@@ -407,13 +514,14 @@ def decompress(files: tuple[str, ...], **o) -> None:
 @FILES
 @CODING
 @MEMLIMIT
+@MODEL_FILE
 def test_(files: tuple[str, ...], **o) -> None:
     """Decode FILEs (no FILE, or -: stdin) and verify their checksums; write nothing."""
     files = _prepare(files, o)
 
     def work(path: str) -> None:
         data = api.decompress(_read(path, archive=True), device=o["device"], threads=o["threads"],
-                              progress=o["progress"], memlimit=o["memlimit"])
+                              progress=o["progress"], memlimit=o["memlimit"], model_file=_model_file(o["model_file"]))
         if o["verbose"] > o["quiet"]:
             click.echo(f"{_name(path)}: OK, {len(data):,} bytes", err=True)
 
@@ -432,9 +540,14 @@ def info(files: tuple[str, ...], verbose: int, as_json: bool, memlimit: int) -> 
     if not as_json:
         click.echo(line("Compressed", "Uncompressed", "Ratio", "Method", "Params(nz)", "Check", "Filename"))
 
+    members_of: dict[int, list[dict]] = {}
+
     def work(path: str) -> None:
-        members = api.info_all(_read(path, archive=True), memlimit)
+        blob = _read(path, archive=True)
+        members = api.info_all(blob, memlimit)
         for k, meta in enumerate(members, 1):
+            if meta.members is not None:
+                members_of[id(meta)] = api.list_members(blob) if len(members) == 1 else []
             shown(meta, _name(path) + (f"[{k}]" if len(members) > 1 else ""))
 
     def shown(meta: api.ArchiveInfo, name: str) -> None:
@@ -445,6 +558,10 @@ def info(files: tuple[str, ...], verbose: int, as_json: bool, memlimit: int) -> 
         params = f"{meta.params:,}({meta.nonzeros:,})" if meta.nonzeros is not None else \
             f"{meta.params:,}(?)" if meta.params is not None else "-"
         click.echo(line(f"{meta.archive_bytes:,}", f"{meta.original_bytes:,}", ratio, meta.method, params, "CRC32", name))
+        if meta.members is not None:
+            click.echo(f"    {meta.members:,} members, {meta.records:,} records in {meta.blocks:,} blocks")
+            for member in members_of.get(id(meta), ()):
+                click.echo(f"    {member['size']:>12,} {member['records']:>10,} records  {member['name']}")
         for part, n in meta.sizes.items() if verbose else ():
             click.echo(f"    {part:<10} {n:>12,} bytes{TERMS.get(part, '')}")
         if verbose:
@@ -460,6 +577,144 @@ def info(files: tuple[str, ...], verbose: int, as_json: bool, memlimit: int) -> 
 
 
 main.add_command(info, "list")  # as `zstd -l` and `mdlzip -l`
+
+
+@main.command(epilog=EXIT)
+@click.argument("samples", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The model file to write (.mdlm).")
+@click.option("-f", "--force", is_flag=True, help="Overwrite the output file.")
+@click.option("-r", "--recursive", is_flag=True, help="Directories: every file under them.")
+@click.option("--records", type=RecordsType(), help="Train on records as compress --records cuts them "
+              "(each record from its start, as coding sees it).")
+@LEVELS
+@THREADS
+@DEVICE
+@click.option("-q", "--quiet", count=True, help="No report, no progress bars.")
+@MODEL
+def train(samples: tuple[str, ...], output: str, force: bool, recursive: bool, records: str | None, **o) -> None:
+    """Train a reusable model on SAMPLES and write it as a model file (FILE.mdlm): `compress -M FILE`
+    codes new data of the same kind with it without storing it (as a zstd dictionary, but far
+    stronger); decoding needs the same file, named by its SHA-256 in each archive."""
+    from .dataset import train_model
+    from .modelfile import load
+
+    progress = not o["quiet"] and click.get_text_stream("stderr").isatty()
+    o.update(recursive=recursive, files_from=None, output=None, no_fallback=False, progress=progress)
+    options = {k: v for k, v in compress_options(o).items() if k not in ("fallback", "pure", "model")}
+    if o.get("pure"):
+        raise click.UsageError("--pure does not apply to a model file")
+    files = _inputs(samples, o, compressing=True)
+    if os.path.lexists(output) and not force:
+        _error(output, FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), output))
+        sys.exit(1)
+    try:
+        blob = train_model([(member_name(p), _read(p)) for p in files], o["level"], records_kind=records, **options)
+        _write(output, blob, STDIO)
+    except FAILURES as exc:
+        _error(output, exc)
+        sys.exit(1)
+    except (KeyboardInterrupt, Interrupted):
+        click.echo(f"mdlzip: {output}: interrupted", err=True)
+        sys.exit(INTERRUPTED)
+    if not o["quiet"]:
+        model = load(blob)
+        cfg = model.qm.cfg
+        click.echo(f"{output}: model {cfg.n_layer} x {cfg.n_embd}, context {cfg.block_size}, "
+                   f"{model.qm.num_nonzero():,} nonzero weights, {model.size:,} bytes, sha256 {model.sha256}", err=True)
+
+
+def safe_member_path(directory: str, name: str) -> str:
+    """Where member `name` is extracted under `directory`; absolute names and '..' are refused, as tar does."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or os.path.isabs(name) or ".." in parts or "\0" in name:
+        raise click.FileError(name, "unsafe member name (absolute, or with '..'): not extracted")
+    return os.path.join(directory, *[p for p in parts if p not in ("", ".")])
+
+
+@main.command(epilog=EXIT)
+@click.argument("archive", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("names", nargs=-1)
+@click.option("-C", "--directory", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Extract into this directory.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
+@click.option("-v", "--verbose", count=True, help="Name each member extracted.")
+@THREADS
+@DEVICE
+@MEMLIMIT
+@MODEL_FILE
+def extract(archive: str, names: tuple[str, ...], directory: str, force: bool, verbose: int, threads, device: str,
+            memlimit: int, model_file: str | None) -> None:
+    """Extract the members of a multi-member ARCHIVE (all, or the NAMEs) into files under -C DIR.
+    Only the blocks of the members asked for are decoded; each member's CRC-32 is checked."""
+    from .dataset import Dataset
+
+    def work(path: str) -> None:
+        with Dataset(_read(path, archive=True), device=device, threads=threads, memlimit=memlimit,
+                     model_file=_model_file(model_file)) as ds:
+            missing = [n for n in names if n not in ds.names]
+            if missing:
+                raise click.FileError(missing[0], "not in the archive")
+            for name in names or ds.names:
+                dest = safe_member_path(directory, name)
+                if os.path.lexists(dest) and not force:
+                    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dest)
+                data = ds.member(name)
+                os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+                _write(dest, data, STDIO)
+                if verbose:
+                    click.echo(name, err=True)
+
+    sys.exit(_each((archive,), work))
+
+
+@main.command(epilog=EXIT)
+@click.argument("archive", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("names", nargs=-1)
+@click.option("--record", "record", metavar="I|START:STOP", help="Records by 0-based number, or a Python slice "
+              "(1000:1010 is records 1000 ... 1009), of all the archive's records in order.")
+@THREADS
+@DEVICE
+@MEMLIMIT
+@MODEL_FILE
+def cat(archive: str, names: tuple[str, ...], record: str | None, threads, device: str, memlimit: int,
+        model_file: str | None) -> None:
+    """Write members (all, or the NAMEs) or records (--record) of a multi-member ARCHIVE to standard
+    output, decoding only the blocks that hold them."""
+    from .dataset import Dataset
+
+    if record is not None and names:
+        raise click.UsageError("give member NAMEs or --record, not both")
+    picked = _record_slice(record) if record is not None else None
+
+    def work(path: str) -> None:
+        out = click.get_binary_stream("stdout")
+        with Dataset(_read(path, archive=True), device=device, threads=threads, memlimit=memlimit,
+                     model_file=_model_file(model_file)) as ds:
+            if picked is not None:
+                for data in ([ds[picked]] if isinstance(picked, int) else ds[picked]):
+                    out.write(data)
+            else:
+                missing = [n for n in names if n not in ds.names]
+                if missing:
+                    raise click.FileError(missing[0], "not in the archive")
+                for name in names or ds.names:
+                    out.write(ds.member(name))
+        out.flush()
+
+    sys.exit(_each((archive,), work))
+
+
+def _record_slice(text: str) -> int | slice:
+    """'7' -> 7; '1000:1010' -> slice(1000, 1010); '::2', '-5:' as Python reads them."""
+    try:
+        parts = [int(p) if p.strip() else None for p in text.split(":")]
+        if len(parts) == 1 and parts[0] is not None:
+            return parts[0]
+        if 2 <= len(parts) <= 3 and parts[2:] != [0]:
+            return slice(*parts)
+    except ValueError:
+        pass
+    raise click.BadParameter(f"{text!r} is neither a record number nor START:STOP", param_hint="--record")
 
 
 def _pairs(text: str) -> dict:

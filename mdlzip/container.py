@@ -3,6 +3,10 @@
 Reading validates cheap things first (magic, version, header CRC, sizes, footer, payload CRC), so
 no model is built or run for an archive already known to be bad. Every size read from the file is
 checked against the bytes that remain and a cap before anything is allocated.
+
+Two versions: 1, one file per archive; 2, a multi-member archive (flag bit 0: many files or
+records sharing one model, FORMAT.md §6), whose payload CRC covers the sections before DATA and
+whose DATA is checked block by block, so that one damaged block leaves the others readable.
 """
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersi
 
 MAGIC = b"\xfdMDLZ\x00"
 FOOTER = b"ZM"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # what a single archive is written as
+MEMBERS_VERSION = 2  # a multi-member archive (flag MULTI_MEMBER)
+MULTI_MEMBER = 0x01  # flag bit 0: members, an INDEX section, DATA checked per block
 MAX_SECTIONS = 8
 MAX_ORIGINAL_SIZE = 1 << 40
 MIN_ARCHIVE = len(MAGIC) + 6 + 4 + 4 + len(FOOTER)
@@ -37,11 +43,16 @@ class Section(IntEnum):
     CONFIG = 1  # neural, mixed, cm: UTF-8 JSON of the model and coder configuration
     WEIGHTS = 2  # neural, mixed: scales and entropy-coded sparse weight codes
     DATA = 3  # neural: range-coded streams; mixed, cm: the binary arithmetic code
+    INDEX = 4  # multi-member archives: the members, their blocks and records (FORMAT.md §6)
 
 
 REQUIRED = {Method.STORED: [Section.PAYLOAD], Method.ZSTD: [Section.PAYLOAD], Method.XZ: [Section.PAYLOAD],
             Method.NEURAL: [Section.CONFIG, Section.WEIGHTS, Section.DATA],
             Method.MIXED: [Section.CONFIG, Section.WEIGHTS, Section.DATA], Method.CM: [Section.CONFIG, Section.DATA]}
+# a multi-member archive's sections; MIXED without WEIGHTS is coded with an external model file (§7)
+ALLOWED_MEMBERS = {Method.MIXED: ([Section.CONFIG, Section.WEIGHTS, Section.INDEX, Section.DATA],
+                                  [Section.CONFIG, Section.INDEX, Section.DATA]),
+                   Method.CM: ([Section.CONFIG, Section.INDEX, Section.DATA],)}
 
 
 @dataclass
@@ -51,6 +62,7 @@ class Archive:
     original_crc: int
     sections: dict[Section, bytes]
     sizes: dict[str, int] = field(default_factory=dict)  # itemized bytes, adding up to the archive size
+    members: bool = False  # a multi-member archive (version 2): its DATA is a view, checked per block
 
 
 def pack(method: Method, original: bytes, sections: list[tuple[Section, bytes]]) -> bytes:
@@ -58,21 +70,30 @@ def pack(method: Method, original: bytes, sections: list[tuple[Section, bytes]])
     return pack_declared(method, len(original), zlib.crc32(original), sections)
 
 
-def pack_declared(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]]) -> bytes:
+def pack_members(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]]) -> bytes:
+    """Write a multi-member archive (version 2): `size` and `crc` are those of all members'
+    bytes in order; DATA, the last section, is left out of the payload CRC (its blocks carry theirs)."""
+    return pack_declared(method, size, crc, sections, members=True)
+
+
+def pack_declared(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]],
+                  members: bool = False) -> bytes:
     """Write an archive that declares `size` original bytes of CRC-32 `crc` (tests forge with it)."""
-    head = bytes([FORMAT_VERSION, 0, int(method), len(sections)]) + varint.encode(size)
+    version, flags = (MEMBERS_VERSION, MULTI_MEMBER) if members else (FORMAT_VERSION, 0)
+    head = bytes([version, flags, int(method), len(sections)]) + varint.encode(size)
     head += crc.to_bytes(4, "little")
     for kind, body in sections:
         head += bytes([int(kind)]) + varint.encode(len(body))
-    payload = b"".join(body for _, body in sections)
-    return b"".join([MAGIC, head, zlib.crc32(head).to_bytes(4, "little"), payload,
-                     zlib.crc32(payload).to_bytes(4, "little"), FOOTER])
+    checked = [body for kind, body in sections if not (members and kind == Section.DATA)]
+    payload_crc = zlib.crc32(b"".join(checked))
+    return b"".join([MAGIC, head, zlib.crc32(head).to_bytes(4, "little"), *(body for _, body in sections),
+                     payload_crc.to_bytes(4, "little"), FOOTER])
 
 
 def unpack(blob: bytes) -> Archive:
-    """Parse and validate one archive; raises a FormatError subclass on any defect."""
-    archive, end = _unpack(bytes(blob), whole=True)
-    return archive
+    """Parse and validate one archive; raises a FormatError subclass on any defect. `blob` may be a
+    memoryview of a mapped file: only the sections before a dataset's DATA are copied."""
+    return _unpack(memoryview(blob), whole=True)[0]
 
 
 def unpack_all(blob: bytes) -> list[Archive]:
@@ -101,8 +122,9 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
     if len(blob) < MIN_ARCHIVE:
         raise TruncatedError("archive is truncated")
     version = blob[6]
-    if version != FORMAT_VERSION:
-        raise UnsupportedVersionError(f"format version {version} is not supported (this mdlzip reads {FORMAT_VERSION})")
+    if version not in (FORMAT_VERSION, MEMBERS_VERSION):
+        raise UnsupportedVersionError(f"format version {version} is not supported (this mdlzip reads "
+                                      f"{FORMAT_VERSION} and {MEMBERS_VERSION})")
     end = len(blob) - len(FOOTER) - 4 if whole else len(blob)  # header fields end before this
     flags, method, n_sections = blob[7], blob[8], blob[9]
     size, pos = varint.decode(blob, 10, end, "the header")
@@ -127,8 +149,10 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
         raise FormatError("header is corrupt (CRC mismatch)")
     pos += 4
     header_bytes = pos
-    if flags != 0:
-        raise FormatError(f"reserved flag bits are set (0x{flags:02x})")
+    members = version == MEMBERS_VERSION
+    if flags != (MULTI_MEMBER if members else 0):
+        raise FormatError(f"reserved flag bits are set (0x{flags:02x})" if flags & ~MULTI_MEMBER
+                          else f"flags 0x{flags:02x} do not match format version {version}")
     if size > MAX_ORIGINAL_SIZE:
         raise FormatError("header is corrupt (original size too large)")
     try:
@@ -136,8 +160,9 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
         kinds = [Section(k) for k, _ in table]
     except ValueError:
         raise FormatError("unknown method or section type") from None
-    if kinds != REQUIRED[method]:
-        raise FormatError(f"sections {[k.name for k in kinds]} do not match method {method.name}")
+    if kinds not in (ALLOWED_MEMBERS.get(method, ()) if members else (REQUIRED[method],)):
+        raise FormatError(f"sections {[k.name for k in kinds]} do not match method {method.name}"
+                          + (" in a multi-member archive" if members else ""))
     expected = pos + sum(n for _, n in table) + 4 + len(FOOTER)
     if len(blob) < expected:
         raise TruncatedError("archive is truncated")
@@ -146,12 +171,14 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
     end = expected - len(FOOTER) - 4  # start of the payload CRC
     if blob[end + 4:expected] != FOOTER:
         raise FormatError("archive is corrupt (bad end marker)")
-    if zlib.crc32(blob[pos:end]) != int.from_bytes(blob[end:end + 4], "little"):
+    checked_end = end - table[-1][1] if members else end  # version 2: DATA (last) is checked per block
+    if zlib.crc32(blob[pos:checked_end]) != int.from_bytes(blob[end:end + 4], "little"):
         raise ChecksumError("archive data is corrupt (CRC mismatch)")
     sections = {}
     for kind, (_, n) in zip(kinds, table):
-        sections[kind] = bytes(blob[pos:pos + n])
+        view = blob[pos:pos + n]
+        sections[kind] = view if members and kind == Section.DATA else bytes(view)  # no copy of a dataset's data
         pos += n
     sizes = {"header": header_bytes - 8 + len(FOOTER), "checksums": 12}
     sizes.update({k.name.lower(): len(v) for k, v in sections.items()})
-    return Archive(method, size, original_crc, sections, sizes), expected
+    return Archive(method, size, original_crc, sections, sizes, members), expected

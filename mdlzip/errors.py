@@ -21,6 +21,10 @@ class UnsupportedVersionError(FormatError):
     """The archive was written by a newer format version than this mdlzip reads."""
 
 
+class ModelFileError(MdlzipError):
+    """An archive coded with an external model file (`-M`) was read without it, or with another one."""
+
+
 class OptionError(MdlzipError, ValueError):
     """An option's value is out of range, or the option does not apply where it was given."""
 

@@ -51,9 +51,12 @@ class DecompressOptions:
     progress: bool = False  # tqdm bars on stderr
     memlimit: int | str | None = None  # bytes decoding may allocate: None = memory.DEFAULT_MEMLIMIT
     # (4 GiB), 0 = no limit, or a size such as "512MiB", "8GiB", "50%" (of physical memory); held as bytes
+    model_file: bytes | None = None  # the .mdlm file an archive was coded with (compress -M), if it was
 
     def __post_init__(self):
         object.__setattr__(self, "memlimit", parse_memlimit(self.memlimit))
+        if self.model_file is not None and not isinstance(self.model_file, (bytes, bytearray)):
+            raise OptionError(f"model_file must be the model file's bytes, not {type(self.model_file).__name__}")
         check_device(self.device)
         check_threads(self.threads)
         _flag("progress", self.progress)

@@ -26,6 +26,7 @@ from .models.stored import (
 
 CODER = "range/constriction/categorical-lazy/precision24/float64"  # NEURAL, fixed by format version 1
 MIX_CODER = "mix/binary32/lanes"  # MIXED and CM (codec/mixer.py)
+RECORDS_CODER = "mix/binary32/records"  # multi-member MIXED and CM: a stream per block, a lane per record, short ends
 LIMITS = {"block_size": 8192, "n_layer": 64, "n_head": 64, "n_embd": 2048, "mlp_ratio": 8, "weight_bits": 15}
 MAX_HEAD_SIZE = 512  # n_embd / n_head
 MAX_PARAMS = MAX_ELEMENTS  # weights of a stored model, dense: as many as the weights codec holds
@@ -80,10 +81,15 @@ def neural_config(cfg: ByteGPTConfig, group: int) -> bytes:
     return _json({"model": cfg.to_dict(), "group": group, "coder": CODER})
 
 
-def mix_config(block: int, lanes: int, params: MixParams, cfg: ByteGPTConfig | None = None) -> bytes:
-    """CONFIG of a MIXED archive (with the model `cfg`) or a CM archive (without)."""
+def mix_config(block: int, lanes: int, params: MixParams, cfg: ByteGPTConfig | None = None,
+               coder: str = MIX_CODER, model_sha256: str | None = None) -> bytes:
+    """CONFIG of a MIXED archive (with the model `cfg`) or a CM archive (without); a multi-member
+    archive's has the RECORDS_CODER and, as `lanes`, the most records a block holds, and names
+    the external model file it was coded with by `model_sha256`."""
     head = {"model": cfg.to_dict()} if cfg is not None else {}
-    return _json({**head, "block": block, "lanes": lanes, "mixer": params.to_dict(), "coder": MIX_CODER})
+    if model_sha256 is not None:
+        head["model_sha256"] = model_sha256
+    return _json({**head, "block": block, "lanes": lanes, "mixer": params.to_dict(), "coder": coder})
 
 
 def read_model_config(model: object) -> ByteGPTConfig:
@@ -120,6 +126,7 @@ class Coding:
     group: int = 0  # NEURAL: chunks per range-coded stream
     lanes: int = 0  # MIXED and CM: lanes of the binary coder
     mixer: MixParams | None = None  # MIXED and CM: the adaptive statistics
+    model_sha256: str | None = None  # MIXED in a multi-member archive: the external model file it needs (§7)
 
 
 def _neural(raw: dict) -> Coding:
@@ -132,8 +139,8 @@ def _neural(raw: dict) -> Coding:
     return Coding(Method.NEURAL, cfg, cfg.block_size, group=group)
 
 
-def _mix(raw: dict, method: Method) -> Coding:
-    if raw.get("coder") != MIX_CODER:
+def _mix(raw: dict, method: Method, members: bool) -> Coding:
+    if raw.get("coder") != (RECORDS_CODER if members else MIX_CODER):
         raise FormatError(f"unsupported coder {raw.get('coder')!r}")
     block, lanes = raw.get("block"), raw.get("lanes")
     if type(block) is not int or not 1 <= block <= LIMITS["block_size"] or type(lanes) is not int \
@@ -148,7 +155,11 @@ def _mix(raw: dict, method: Method) -> Coding:
     cfg = read_model_config(raw["model"]) if method == Method.MIXED else None
     if cfg is not None and cfg.block_size != block:
         raise FormatError("coder configuration is inconsistent (block)")
-    return Coding(method, cfg, block, lanes=lanes, mixer=params)
+    sha = raw.get("model_sha256")
+    if sha is not None and not (members and method == Method.MIXED and type(sha) is str
+                                and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise FormatError("coder configuration is corrupt (model_sha256)")
+    return Coding(method, cfg, block, lanes=lanes, mixer=params, model_sha256=sha)
 
 
 def _check_streams(data: bytes, n_bytes: int, span: int) -> None:
@@ -163,14 +174,17 @@ def _check_streams(data: bytes, n_bytes: int, span: int) -> None:
         pos += 4 + 4 * words
 
 
-def read_coding(method: Method, parts: dict[Section, bytes], n_bytes: int) -> Coding:
-    """The checked CONFIG of a NEURAL, MIXED or CM archive, and the declared size checked against
-    what its DATA section can hold."""
+def read_coding(method: Method, parts: dict[Section, bytes], n_bytes: int, members: bool = False) -> Coding:
+    """The checked CONFIG of a NEURAL, MIXED or CM archive (`members`: a multi-member one), and the
+    declared size checked against what its DATA section can hold."""
     raw = _load(parts[Section.CONFIG])
-    coding = _neural(raw) if method == Method.NEURAL else _mix(raw, method)
+    coding = _neural(raw) if method == Method.NEURAL else _mix(raw, method, members)
+    if coding.model is not None and (coding.model_sha256 is None) != (Section.WEIGHTS in parts):
+        raise FormatError("model configuration is inconsistent (weights stored and an external model named)"
+                          if coding.model_sha256 else "weights section is missing")
     if method == Method.NEURAL:
         _check_streams(parts[Section.DATA], n_bytes, coding.block * coding.group)
-    elif n_bytes > MAX_EXPANSION * len(parts[Section.DATA]) + 1024:
+    elif not members and n_bytes > MAX_EXPANSION * len(parts[Section.DATA]) + 1024:  # members: per block (§6.2)
         raise FormatError("coded data is too short for the original size")
     return coding
 

@@ -100,7 +100,9 @@ def test_output_option(sample, archive, data, tmp_path):
     assert (tmp_path / "back").read_bytes() == data
     assert run("compress", "-1", "-q", "-o", tmp_path / "out.bin", sample).exit_code == 0
     assert mdlzip.decompress((tmp_path / "out.bin").read_bytes()) == data
-    assert run("compress", "-o", tmp_path / "o", sample, archive).exit_code == 1  # one input only: a usage error
+    assert run("decompress", "-o", tmp_path / "o", archive, archive).exit_code == 1  # one input only: a usage error
+    assert run("compress", "-1", "-q", "-o", tmp_path / "o", sample, sample).exit_code == 0  # one multi-member archive
+    assert mdlzip.info((tmp_path / "o").read_bytes()).members == 2
     result = run("decompress", "-o", "-", archive)  # -o -: standard output
     assert result.exit_code == 0 and result.stdout_bytes == data
 

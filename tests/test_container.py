@@ -45,7 +45,7 @@ def test_specific_errors():
     with pytest.raises(FormatError, match="bad magic"):
         container.unpack(b"PK\x03\x04" + bytes(blob[4:]))
     newer = bytearray(blob)
-    newer[6] = 2
+    newer[6] = 3
     with pytest.raises(UnsupportedVersionError):
         container.unpack(bytes(newer))
     with pytest.raises(FormatError, match="trailing"):
@@ -56,15 +56,33 @@ def test_specific_errors():
         container.unpack(bytes(payload))
 
 
-def test_reserved_flags_must_be_zero():
+@pytest.mark.parametrize("version,flags,message", [(1, 0x02, "reserved"), (1, 0x01, "do not match format version 1"),
+                                                     (2, 0x00, "do not match format version 2"), (2, 0x81, "reserved")])
+def test_flags_must_match_the_version(version, flags, message):
     blob = container.pack(Method.STORED, b"x", [(Section.PAYLOAD, b"x")])
-    # rebuild the header with a reserved flag set and a matching CRC: still refused
+    # rebuild the header with these flags and a matching CRC: still refused
     import zlib
     head = bytearray(blob[6:blob.index(b"x") - 4])
-    head[1] = 0x01
+    head[0], head[1] = version, flags
     forged = MAGIC + bytes(head) + zlib.crc32(bytes(head)).to_bytes(4, "little") + blob[blob.index(b"x"):]
-    with pytest.raises(FormatError, match="reserved"):
+    with pytest.raises(FormatError, match=message):
         container.unpack(forged)
+
+
+def test_a_multi_member_archive_leaves_data_out_of_the_payload_crc():
+    parts = [(Section.CONFIG, b"{}"), (Section.INDEX, b"i" * 9), (Section.DATA, b"d" * 50)]
+    blob = container.pack_members(Method.CM, 7, 0, parts)
+    assert blob[6:8] == bytes([container.MEMBERS_VERSION, container.MULTI_MEMBER])
+    damaged = bytearray(blob)
+    damaged[-10] ^= 1  # inside DATA: the blocks' own checks find it, not the container
+    a = container.unpack(bytes(damaged))
+    assert a.members and bytes(a.sections[Section.DATA]) != b"d" * 50
+    index_damaged = bytearray(blob)
+    index_damaged[-60] ^= 1  # inside INDEX
+    with pytest.raises(ChecksumError):
+        container.unpack(bytes(index_damaged))
+    with pytest.raises(FormatError, match="multi-member"):
+        container.unpack(container.pack_members(Method.STORED, 1, 0, [(Section.PAYLOAD, b"x")]))
 
 
 def test_section_lengths_larger_than_the_file_are_refused_before_allocation():

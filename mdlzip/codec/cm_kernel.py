@@ -130,6 +130,7 @@ DOT_SHIFT = 16            # mixer output: (sum w * x) >> DOT_SHIFT, clamped to +
 TRAIN_SHIFT = 14          # weight step: (x * err * lr) >> TRAIN_SHIFT, err = (bit << 12) - p
 WEIGHT_MAX = (1 << 24) - 1  # weights are clamped to +-WEIGHT_MAX
 WEIGHT_INIT = 1 << 14     # initial weight (1/4) of every input but the bias (0), and of the final mixer
+WEIGHT_ONE = 1 << 16      # weight 1: a dataset block's mixers start with the transformer's input alone
 FINAL_LR = 2              # learning rate of the final mixer over the four mixers' outputs
 
 # APMs: per context 33 knots (16-bit probabilities) over the stretched input probability
@@ -617,7 +618,8 @@ def code_step(mode, lanes, freqs, syms, st):
 def exhausted(regs, blob):
     """Whether the decoder has read past the end of the coded data. The decoder reads a byte
     exactly where the encoder wrote one, and the encoder ends with the 4 bytes of x1, so decoding
-    a valid stream never reads past its end: a stream that does is corrupt."""
+    a valid stream never reads past its end: a stream that does is corrupt. (A stream that ends
+    short, mixer.MixEncoder's `short_end`, may be read up to 4 bytes past it: the caller decides.)"""
     return regs[REG_IN] > blob.shape[0]
 
 

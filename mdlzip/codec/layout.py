@@ -29,6 +29,28 @@ def split_chunks(data: bytes | np.ndarray, block: int, pad: int = 0) -> np.ndarr
     return padded.reshape(-1, block)
 
 
+def starts_of(lengths: np.ndarray) -> np.ndarray:
+    """Where each of consecutive runs of these lengths starts (int64): 0, then the running sums."""
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) else np.zeros(0, np.int64)
+
+
+def lane_chunks(lane_start: np.ndarray, lane_len: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, lengths) of every chunk of the lanes given: each lane cut every `block` bytes from its
+    start (a dataset's records are its lanes, so a chunk never spans two records)."""
+    counts = -(-np.asarray(lane_len, np.int64) // block)
+    first = np.repeat(np.asarray(lane_start, np.int64), counts)
+    k = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)  # chunk number in its lane
+    return first + k * block, np.minimum(block, np.repeat(lane_len, counts) - k * block)
+
+
+def gather_chunks(arr: np.ndarray, starts: np.ndarray, lengths: np.ndarray, block: int, pad: int) -> np.ndarray:
+    """(N, block) int64 chunks of `arr` at `starts` of `lengths`, each padded with `pad`."""
+    pos = np.arange(block)[None, :]
+    out = arr[np.minimum(starts[:, None] + pos, len(arr) - 1)].astype(np.int64)
+    out[pos >= lengths[:, None]] = pad
+    return out
+
+
 def stream_slices(n_bytes: int, block: int, group: int) -> Iterator[tuple[int, int]]:
     """(first byte, end byte) of each NEURAL stream."""
     span = block * group

@@ -31,14 +31,27 @@ SQUASH = K.squash_table()
 STRETCH = K.stretch_table(SQUASH)
 RATES = K.rate_table()
 DEFAULT_PARAMS = MixParams()  # frozen, so safe as the argument default
+
+
+def _apm_init() -> np.ndarray:
+    """The APMs' initial knots: every row the identity, knot k = squash((k - 16) * 128) in 16 bits."""
+    knots = (np.arange(K.APM_KNOTS) - K.APM_KNOTS // 2) * (1 << K.APM_STEP_BITS)
+    row = SQUASH[np.clip(knots, -K.SQ_OFFSET, K.LOGIT_MAX) + K.SQ_OFFSET] * (1 << K.APM_SCALE_BITS)
+    return np.tile(row.astype(np.uint16), K.APM_ROWS)
+
+
+APM_INIT = _apm_init()  # copied into every new coder (building it each time took most of a small block's time)
 # Bytes coded per kernel call without a transformer: the kernel returns to Python this often
 # (0.3-0.7 s at 1 lane), so Ctrl-C is honoured and progress can be shown.
 BYTES_PER_CALL = 1 << 17
 
 
 def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, out: np.ndarray,
-               blob: np.ndarray) -> K.State:
-    """The initial state of a coder (cm_kernel.State): every table at its start value."""
+               blob: np.ndarray, trust_model: bool = False) -> K.State:
+    """The initial state of a coder (cm_kernel.State): every table at its start value. With
+    `trust_model` every mixer starts with the transformer's input alone (weight 1, the others 0),
+    so a short stream is coded under the model from its first bit and the mixing is learnt from
+    there (a dataset's blocks, FORMAT.md §6.3); else every input starts at WEIGHT_INIT."""
     p = params
     n, nh = int(lane_len.sum()), len(p.contexts)
     nin = K.PER_CONTEXT * nh + K.N_FIXED
@@ -46,15 +59,13 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
     lane_tab[:, K.LANE_START], lane_tab[:, K.LANE_LEN] = lane_start, lane_len
     lane_tab[:, K.LANE_LINE], lane_tab[:, K.LANE_PREV_LINE] = lane_start, -1
 
-    weights = np.full((K.mixer_rows(nh), nin), K.WEIGHT_INIT, np.int32)
+    weights = np.full((K.mixer_rows(nh), nin), 0 if trust_model else K.WEIGHT_INIT, np.int32)
     weights[:, K.IN_BIAS] = 0
+    if trust_model:
+        weights[:, K.IN_CONTEXTS + nh + 1] = K.WEIGHT_ONE
 
     def counters(size: int) -> np.ndarray:
         return np.full(size, K.COUNTER_INIT, np.uint32)
-
-    # every APM row starts as the identity: knot k holds squash((k - 16) * 128) in 16 bits
-    knots = (np.arange(K.APM_KNOTS) - K.APM_KNOTS // 2) * (1 << K.APM_STEP_BITS)
-    apm_row = SQUASH[np.clip(knots, -K.SQ_OFFSET, K.LOGIT_MAX) + K.SQ_OFFSET] * (1 << K.APM_SCALE_BITS)
 
     cfg = np.zeros(K.N_CFG, np.int64)
     cfg[K.CFG_HASH_MASK] = (1 << (p.hash_bits - K.BUCKET_BITS)) - 1
@@ -70,7 +81,7 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
         match_tab=np.zeros(K.MATCH_WAYS << p.match_bits, np.int32),
         match_sm=counters(2 * K.MATCH_BUCKETS),
         weights=weights, w_final=np.full((256, K.N_MIXERS), K.WEIGHT_INIT, np.int32),
-        apm=np.tile(apm_row, K.APM_ROWS).astype(np.uint16),
+        apm=APM_INIT.copy(),
         regs=regs, out=out, blob=blob, cfg=cfg,
         orders=np.array(sorted(KINDS[c] for c in p.contexts), np.int64),
         squash=SQUASH, stretch=STRETCH, rates=RATES,
@@ -82,16 +93,20 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
 class _Coder:
     """The shared state of encoder and decoder: all tables, the lanes, the coder registers."""
 
-    def __init__(self, lane_start, lane_len, params: MixParams, out_size: int, blob: np.ndarray):
+    def __init__(self, lane_start, lane_len, params: MixParams, out_size: int, blob: np.ndarray, short_end: bool,
+                 trust_model: bool):
         start = np.asarray(lane_start, dtype=np.int64)
         length = np.asarray(lane_len, dtype=np.int64)
         if start.ndim != 1 or start.shape != length.shape or (length < 1).any() \
                 or (start != np.concatenate([[0], np.cumsum(length)[:-1]])).any():
             raise ValueError("lanes must be non-empty and tile [0, n) in order")
         self.n = int(length.sum())
+        # Bytes the decoder may read past the coded data: none where the encoder ends with all 4 bytes
+        # of x1 (it then reads exactly what was written), the 4 of its window where it ends short.
+        self.overrun = 4 if short_end else 0
         self.lane_len = length
         self.step = 0
-        self.state = _new_state(start, length, params, np.zeros(out_size, np.uint8), blob)
+        self.state = _new_state(start, length, params, np.zeros(out_size, np.uint8), blob, trust_model)
         self.regs, self.out = self.state.regs, self.state.out
         self._ones = np.zeros(0, np.float64)
 
@@ -126,17 +141,21 @@ class _Coder:
         return int(np.minimum(self.lane_len, steps).sum())
 
     def _check(self, mode: int) -> None:
-        if mode == K.DECOMPRESS and K.exhausted(self.regs, self.state.blob):
+        if mode == K.DECOMPRESS and self.regs[K.REG_IN] > len(self.state.blob) + self.overrun:
             raise FormatError("coded data ends before the original size (corrupt)")
 
 
 class MixEncoder(_Coder):
-    """Encode step by step; `finish()` returns the coded stream."""
+    """Encode step by step; `finish()` returns the coded stream. `short_end`: end with the fewest
+    bytes that pin the code value (at most one after the last bit; FORMAT.md §6.3) instead of the
+    4 bytes of x1, for streams so short that 3 bytes matter (a record's block); `trust_model`: the
+    mixers start from the transformer alone (`_new_state`)."""
 
-    def __init__(self, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS):
+    def __init__(self, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS, short_end: bool = False,
+                 trust_model: bool = False):
         n_lanes = len(np.atleast_1d(lane_len))
         room = max(1 << 20, 2 * K.OUT_PER_BYTE * (n_lanes + 1))  # at least two steps' output
-        super().__init__(lane_start, lane_len, params, room, np.zeros(0, np.uint8))
+        super().__init__(lane_start, lane_len, params, room, np.zeros(0, np.uint8), short_end, trust_model)
         self._chunks: list[bytes] = []
 
     def _make_room(self, k: int) -> None:
@@ -163,11 +182,16 @@ class MixEncoder(_Coder):
             self._adaptive(K.COMPRESS, src, bar)
 
     def finish(self) -> bytes:
-        """Flush the coder (4 bytes of x1) and return the whole stream."""
+        """Flush the coder and return the whole stream: the 4 bytes of x1, or with `short_end` the
+        fewest leading bytes of a value in [x1, x2] that the decoder's zeros past the end complete."""
         self._make_room(1)
-        x1, op = int(self.regs[K.REG_X1]), int(self.regs[K.REG_OUT])
-        self.out[op:op + 4] = np.frombuffer(x1.to_bytes(4, "big"), np.uint8)
-        self._chunks.append(self.out[:op + 4].tobytes())
+        x1, x2, op = int(self.regs[K.REG_X1]), int(self.regs[K.REG_X2]), int(self.regs[K.REG_OUT])
+        tail = x1.to_bytes(4, "big")
+        if self.overrun:
+            tail = next(v.to_bytes(4, "big")[:k] for k in range(5) for v in [-(-x1 >> (32 - 8 * k)) << (32 - 8 * k)]
+                        if v <= x2)
+        self.out[op:op + len(tail)] = np.frombuffer(tail, np.uint8)
+        self._chunks.append(self.out[:op + len(tail)].tobytes())
         self.regs[K.REG_OUT] = 0
         return b"".join(self._chunks)
 
@@ -175,9 +199,10 @@ class MixEncoder(_Coder):
 class MixDecoder(_Coder):
     """Decode step by step with the same lanes, params and freqs the encoder saw."""
 
-    def __init__(self, blob: bytes, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS):
+    def __init__(self, blob: bytes, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS, short_end: bool = False,
+                 trust_model: bool = False):
         buf = np.frombuffer(bytes(blob), dtype=np.uint8).copy()
-        super().__init__(lane_start, lane_len, params, 0, buf)
+        super().__init__(lane_start, lane_len, params, 0, buf, short_end, trust_model)
         head = bytes(blob[:4]).ljust(4, b"\0")
         self.regs[K.REG_X], self.regs[K.REG_IN] = int.from_bytes(head, "big"), 4
 
@@ -202,7 +227,13 @@ def encode_adaptive(data: bytes, n_lanes: int, params: MixParams = DEFAULT_PARAM
                     progress: bool = False) -> bytes:
     """Code `data` without a transformer (uniform freqs), in lane_layout(len, block, n_lanes);
     `progress`: a tqdm bar with an estimate on stderr."""
-    enc = MixEncoder(*lane_layout(len(data), block, n_lanes), params)
+    return encode_adaptive_lanes(data, *lane_layout(len(data), block, n_lanes), params, progress)
+
+
+def encode_adaptive_lanes(data: bytes, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS,
+                          progress: bool = False, short_end: bool = False) -> bytes:
+    """`encode_adaptive` in the lanes given (they tile `data` in order)."""
+    enc = MixEncoder(lane_start, lane_len, params, short_end)
     with _bar(len(data), "coding", progress) as bar:
         enc.encode_rest(data, bar)
     return enc.finish()
@@ -211,8 +242,14 @@ def encode_adaptive(data: bytes, n_lanes: int, params: MixParams = DEFAULT_PARAM
 def decode_adaptive(blob: bytes, n: int, n_lanes: int, params: MixParams = DEFAULT_PARAMS,
                     block: int = 1, progress: bool = False) -> bytes:
     """Inverse of `encode_adaptive`."""
-    dec = MixDecoder(blob, *lane_layout(n, block, n_lanes), params)
-    with _bar(n, "decoding", progress) as bar:
+    return decode_adaptive_lanes(blob, *lane_layout(n, block, n_lanes), params, progress)
+
+
+def decode_adaptive_lanes(blob: bytes, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS,
+                          progress: bool = False, short_end: bool = False) -> bytes:
+    """Inverse of `encode_adaptive_lanes`."""
+    dec = MixDecoder(blob, lane_start, lane_len, params, short_end)
+    with _bar(int(np.sum(lane_len)), "decoding", progress) as bar:
         dec.decode_rest(bar)
     return dec.output()
 

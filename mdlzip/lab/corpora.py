@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from ..errors import MdlzipError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"  # beside the repository
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"  # beside the repository (../shared)
 
 
 class Corpus(NamedTuple):

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..codec.layout import split_chunks
+from ..codec.layout import gather_chunks, split_chunks
 from ..models.exact import chunk_inputs, quantize
 from ..models.lump import lump_transformer
 from ..models.stored import ByteGPTConfig, QuantizedModel, param_count
@@ -36,6 +36,7 @@ from .pruning import (
 from .regularizers import REGISTRY, Regularizer
 
 IGNORE = -100  # target of the padding after a short last chunk (cross_entropy ignore_index)
+Chunks = tuple[np.ndarray, np.ndarray]  # (starts, lengths) of the chunks to train on
 
 
 @dataclass
@@ -66,9 +67,14 @@ def get_lr(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def chunk_bytes(data: bytes, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Split the input into the coded chunks: (N, T) targets (padded with IGNORE) and (N, T) inputs."""
-    targets = torch.from_numpy(split_chunks(data, block_size, pad=IGNORE))
+def chunk_bytes(data: bytes, block_size: int, chunks: Chunks | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The coded chunks of the input: (N, T) targets (padded with IGNORE) and (N, T) inputs; the
+    input cut every T bytes, or at `chunks` (starts, lengths), e.g. a dataset's record-aligned chunks."""
+    if chunks is None:
+        targets = split_chunks(data, block_size, pad=IGNORE)
+    else:
+        targets = gather_chunks(np.frombuffer(data, np.uint8), *chunks, block_size, pad=IGNORE)
+    targets = torch.from_numpy(targets)
     return targets, chunk_inputs(targets.clamp_min(0))
 
 
@@ -114,9 +120,11 @@ def _announce(total: int, seconds_per_step: float, device: torch.device) -> None
                "Ctrl-C stops it and leaves no output", file=sys.stderr)
 
 
-def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, progress: bool = False) -> TrainStats:
-    """Train `model` in place on the chunks of `data`: prelude, regularized phase, pruning, fine-tuning."""
-    targets, inputs = chunk_bytes(data, model.cfg.block_size)
+def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, progress: bool = False,
+        chunks: Chunks | None = None) -> TrainStats:
+    """Train `model` in place on the chunks of `data` (or those given): prelude, regularized phase,
+    pruning, fine-tuning."""
+    targets, inputs = chunk_bytes(data, model.cfg.block_size, chunks)
     mask_absent_bytes(model, data)
     gen = torch.Generator().manual_seed(cfg.seed)
     total = cfg.num_steps(len(targets))
@@ -179,12 +187,12 @@ class Trained:
 
 
 def train_quantized(data: bytes, model_cfg: ByteGPTConfig, train_cfg: TrainConfig, device: torch.device,
-                    progress: bool = False, lump_eps: float | None = None) -> Trained:
+                    progress: bool = False, lump_eps: float | None = None, chunks: Chunks | None = None) -> Trained:
     """bytes -> train (regularize, prune, fine-tune) -> [lump] -> quantize: the one path every
-    caller takes from an input to a stored model."""
+    caller takes from an input to a stored model. `chunks`: train on these (starts, lengths) only."""
     torch.manual_seed(train_cfg.seed)
     model = ByteGPT(model_cfg)
-    stats = fit(model, data, train_cfg, device, progress) if data else None
+    stats = fit(model, data, train_cfg, device, progress, chunks) if data else None
     lumped = None
     if lump_eps is not None:
         model, lumped = lump_transformer(model, lump_eps)

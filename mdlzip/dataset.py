@@ -1,0 +1,395 @@
+"""Multi-member archives (FORMAT.md §6): many files or records, one stored model, each block readable alone.
+
+bytes of the members -> records (records.split) -> blocks (records.group) -> train one model on
+record-aligned chunks -> code each block as its own stream (fresh adaptive statistics, a lane
+per record, the transformer's context restarting at each record) -> INDEX + DATA -> container
+version 2. Both codings are made, `mixed` (with the model) and `cm` (without), and the smaller is
+written, as for one file. A reader (`Dataset`) parses the index once and decodes only the blocks
+that hold what is asked for.
+"""
+from __future__ import annotations
+
+import os
+import time
+import zlib
+from collections import OrderedDict
+from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import classical, container, members, memory, modelfile, records, runtime, sections
+from .codec.layout import starts_of
+from .container import Method, Section
+from .errors import ChecksumError, FormatError, ModelFileError, OptionError
+from .levels import DEFAULT_LEVEL, check_level, settings
+from .options import CompressOptions, DecompressOptions
+
+DATASET_CODINGS = (Method.MIXED, Method.CM)
+MAX_CONTEXT = 512  # longest model context for records (the attention's cost grows with it)
+CONTEXT_QUANTILE = 0.9  # the context covers this share of the records whole
+CONTEXT_STEP = 32  # and is a multiple of this
+CACHED_BLOCKS = 4  # decoded blocks a reader keeps (iterating a block's records decodes it once)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """The members, cut into records and the records grouped into blocks."""
+
+    kind: str  # records.KINDS
+    names: list[str]
+    data: bytes  # every member's bytes, in order
+    member_sizes: list[int]
+    record_lengths: np.ndarray  # (records,)
+    block_records: list[np.ndarray]  # per member: records per block
+
+    @property
+    def lane_starts(self) -> np.ndarray:
+        return starts_of(self.record_lengths)
+
+    def blocks(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(first byte, record lengths) of each block, in order."""
+        pos, rec = 0, 0
+        for counts in self.block_records:
+            for count in counts.tolist():
+                lengths = self.record_lengths[rec:rec + count]
+                yield pos, lengths
+                pos, rec = pos + int(lengths.sum()), rec + count
+
+
+def cut(items: Sequence, kind: str, size: int, block_size: int) -> Cut:
+    """`items`: (name, bytes) pairs, each a member cut by `kind`, or with kind RECORDS bytes objects
+    that are the records of one member."""
+    if kind == records.RECORDS:
+        named = [("records", b"".join(bytes(r) for r in items))]
+        lengths = [np.array([len(r) for r in items], np.int64)]
+    else:
+        named = [(str(name), bytes(data)) for name, data in items]
+        lengths = [records.split(data, kind, size) for _, data in named]
+    return Cut(kind, [n for n, _ in named], b"".join(d for _, d in named), [len(d) for _, d in named],
+               np.concatenate([np.zeros(0, np.int64), *lengths]), [records.group(ls, block_size) for ls in lengths])
+
+
+def context_length(record_lengths: np.ndarray, level_context: int) -> int:
+    """The model's context for records: at least the level's, enough for most records whole."""
+    typical = int(np.quantile(record_lengths[record_lengths > 0], CONTEXT_QUANTILE)) if record_lengths.any() else 1
+    return int(min(MAX_CONTEXT, max(level_context, -(-typical // CONTEXT_STEP) * CONTEXT_STEP)))
+
+
+def _lanes(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A block's lanes: its non-empty records (start in the block, length)."""
+    lane_len = lengths[lengths > 0]
+    return starts_of(lane_len), lane_len
+
+
+def encode_block(model, data: bytes, lengths: np.ndarray, block: int, params) -> bytes:
+    """One block's stream (FORMAT.md §6.3): its non-empty records are the lanes; `model` None codes
+    with the adaptive statistics alone. A block without a non-empty record has no stream."""
+    from .codec import mixed, mixer
+
+    lanes = _lanes(lengths)
+    if not len(lanes[1]):
+        return b""
+    if model is None:
+        return mixer.encode_adaptive_lanes(data, *lanes, params, short_end=True)
+    return mixed.encode_lanes(model, data, *lanes, block, params, dataset_block=True)
+
+
+def decode_block(model, blob: bytes, lengths: np.ndarray, block: int, params) -> bytes:
+    """Inverse of `encode_block`."""
+    from .codec import mixed, mixer
+
+    lanes = _lanes(lengths)
+    if not len(lanes[1]):
+        return b""
+    if model is None:
+        return mixer.decode_adaptive_lanes(blob, *lanes, params, short_end=True)
+    return mixed.decode_lanes(model, blob, *lanes, block, params, dataset_block=True)
+
+
+def _code_all(the_cut: Cut, model, block: int, params, bar) -> tuple[bytes, list[int], list[int]]:
+    streams, crcs = [], []
+    for start, lengths in the_cut.blocks():
+        data = the_cut.data[start:start + int(lengths.sum())]
+        streams.append(encode_block(model, data, lengths, block, params))
+        crcs.append(zlib.crc32(data))
+        bar.update(len(data))
+    return b"".join(streams), [len(s) for s in streams], crcs
+
+
+def _cut_of(items: Sequence, records_kind, block_size) -> Cut:
+    kind, size = (records.RECORDS, 0) if records_kind == records.RECORDS else records.parse_kind(records_kind)
+    return cut(items, kind, size, records.parse_size(block_size, "block_size"))
+
+
+def _options(call: str, options: dict) -> CompressOptions:
+    opts = CompressOptions.from_keywords(call, options)
+    if opts.pure:
+        raise OptionError("pure=True is the one-file two-part code: a dataset mixes its model with adaptive statistics")
+    runtime.check_available(opts.device)
+    return opts
+
+
+def _train(the_cut: Cut, plan, opts: CompressOptions):
+    """The model for these records: the level's, its context fit to the records, trained on
+    record-aligned chunks (each from its record's start, as coding sees them)."""
+    from dataclasses import replace
+
+    from .codec.layout import lane_chunks
+    from .training.train import train_quantized
+
+    block = context_length(the_cut.record_lengths, plan.model.block_size)
+    starts, lengths = lane_chunks(the_cut.lane_starts, the_cut.record_lengths, block)
+    keep = lengths > 0
+    with runtime.torch_threads(opts.threads):
+        return train_quantized(the_cut.data, replace(plan.model, block_size=block), plan.train,
+                               runtime.resolve_device(opts.device), opts.progress, opts.lump_eps,
+                               chunks=(starts[keep], lengths[keep]))
+
+
+def train_model(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kind: str | int | None = None,
+                **options) -> bytes:
+    """A reusable model file (.mdlm, FORMAT.md §7) trained on `items` (as for `compress_dataset`),
+    for `compress_dataset(..., model_file=...)`: new data of the same kind coded with it stores no model."""
+    opts = _options("train_model", options)
+    the_cut = _cut_of(items, records_kind, 0)
+    if not the_cut.data:
+        raise OptionError("no data to train on")
+    return modelfile.dump(_train(the_cut, settings(check_level(level), len(the_cut.data), **opts.train_overrides()),
+                                 opts).qm)
+
+
+def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kind: str | int | None = None,
+                                 block_size: int | str = records.DEFAULT_BLOCK_SIZE,
+                                 model_file: bytes | modelfile.ModelFile | None = None, **options):
+    """A multi-member archive of `items` and its MDL report (see `compress_dataset`)."""
+    from tqdm import tqdm
+
+    from .api import Report, _info
+
+    opts = _options("compress_dataset", options)
+    external = modelfile.load(model_file) if isinstance(model_file, (bytes, bytearray)) else model_file
+    if external is not None and (opts.model is False or opts.model_options()):
+        raise OptionError("a model file is a trained model: model=False and training options do not go with it")
+    the_cut = _cut_of(items, records_kind, block_size)
+    plan = settings(check_level(level), len(the_cut.data), **opts.train_overrides())
+    params = type(plan.mixer).for_size(max([int(ls.sum()) for _, ls in the_cut.blocks()] or [1]))
+    lanes = max([int((ls > 0).sum()) for _, ls in the_cut.blocks()] or [1])
+    with_model = external is not None or (opts.model is not False and bool(the_cut.data))
+    bar = tqdm(total=len(the_cut.data) * (2 if with_model else 1), desc="coding", unit="B", unit_scale=True,
+               disable=not opts.progress, leave=False)
+    t0, trained = time.perf_counter(), None
+    candidates = {}
+    if with_model:
+        trained = _train(the_cut, plan, opts) if external is None else None
+        qm = external.qm if external is not None else trained.qm
+        train_seconds = time.perf_counter() - t0
+        config = sections.mix_config(qm.cfg.block_size, lanes, params, qm.cfg, coder=sections.RECORDS_CODER,
+                                     model_sha256=external.sha256 if external is not None else None)
+        with runtime.torch_threads(opts.threads):
+            model = _exact(qm, opts.device)
+            candidates[Method.MIXED] = (config, None if external else sections.weights_section(qm),
+                                        *_code_all(the_cut, model, qm.cfg.block_size, params, bar))
+    else:
+        train_seconds = 0.0
+    block = qm.cfg.block_size if with_model else context_length(the_cut.record_lengths, plan.model.block_size)
+    cm_config = sections.mix_config(block, lanes, params, coder=sections.RECORDS_CODER)
+    candidates[Method.CM] = (cm_config, None, *_code_all(the_cut, None, block, params, bar))
+    bar.close()
+    archives = {m: _pack(m, the_cut, *parts) for m, parts in candidates.items()}
+    method = min(archives, key=lambda m: (len(archives[m]), m != Method.MIXED))
+    archive = archives[method]
+    info = _info(container.unpack(archive), len(archive))
+    stats = trained.stats if trained else None
+    report = Report(**asdict(info), level=level, xz_bytes=classical.xz_size(the_cut.data),
+                    neural_bytes=len(archives[Method.MIXED]) if Method.MIXED in archives else None,
+                    candidates={m.name.lower(): len(a) for m, a in archives.items()},
+                    train_steps=stats.steps if stats else 0, train_seconds=train_seconds,
+                    code_seconds=time.perf_counter() - t0 - train_seconds, device=str(runtime.resolve_device(opts.device))
+                    if with_model else "cpu", training=asdict(stats) if stats else {},
+                    no_model=None if with_model else "none trained: model=False",
+                    external_model=_describe(external) if external is not None else None)
+    return archive, report
+
+
+def _describe(external: modelfile.ModelFile) -> dict:
+    return {"sha256": external.sha256, "bytes": external.size}
+
+
+def _exact(qm, device: str):
+    from .models.exact import ExactByteGPT
+
+    return ExactByteGPT(qm, runtime.resolve_device(device))
+
+
+def _pack(method: Method, the_cut: Cut, config: bytes, weights: bytes | None, data: bytes, coded: list[int],
+          crcs: list[int]) -> bytes:
+    member_crcs, pos = [], 0
+    for size in the_cut.member_sizes:
+        member_crcs.append(zlib.crc32(the_cut.data[pos:pos + size]))
+        pos += size
+    index = members.build(the_cut.kind, list(zip(the_cut.names, member_crcs)), the_cut.block_records,
+                          the_cut.record_lengths, coded, crcs)
+    parts = [(Section.CONFIG, config)] + ([(Section.WEIGHTS, weights)] if weights is not None else [])
+    parts += [(Section.INDEX, members.encode(index)), (Section.DATA, data)]
+    return container.pack_members(method, len(the_cut.data), zlib.crc32(the_cut.data), parts)
+
+
+def compress_dataset(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kind: str | int | None = None,
+                     block_size: int | str = records.DEFAULT_BLOCK_SIZE, **options) -> bytes:
+    """A multi-member archive: one model for all of `items`, each block readable alone.
+
+    `items` are (name, bytes) pairs (files), each cut into records by `records_kind`: None (the
+    file is one record), "lines", "csv", or a size (fixed records, e.g. 2048 or "2k"); or, with
+    `records_kind="records"`, bytes objects that are themselves the records. Records are grouped
+    into blocks of at least `block_size` bytes (0: one record per block), the unit of random access.
+    Options as for `mdlzip.compress` (model=False: the adaptive statistics alone)."""
+    return compress_dataset_with_report(items, level, records_kind=records_kind, block_size=block_size,
+                                        **options)[0]
+
+
+class Dataset(Sequence):
+    """The records of a multi-member archive, read-only: `len`, `[i]`, slices, iteration, `names`
+    (the members'), `member(name)`. Decodes only the blocks that hold what is asked for; a block's
+    CRC is checked whenever it is decoded. Use as a context manager, or `close()`."""
+
+    def __init__(self, source: str | os.PathLike | bytes, *, device: str = "auto", threads: int | None = None,
+                 memlimit: int | str | None = None, model_file: bytes | None = None):
+        self._opts = DecompressOptions.from_keywords("open_dataset", dict(device=device, threads=threads,
+                                                                           memlimit=memlimit, model_file=model_file))
+        if not isinstance(source, (bytes, bytearray, memoryview)):
+            with open(source, "rb") as f:  # read whole: a block is then a slice (no file held open)
+                source = f.read()
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._model = None
+        self._open(container.unpack(source))
+
+    @classmethod
+    def of(cls, archive: container.Archive, opts: DecompressOptions) -> Dataset:
+        """The reader of an archive already unpacked (and its memory checked)."""
+        reader = cls.__new__(cls)
+        reader._opts, reader._blocks, reader._model = opts, OrderedDict(), None
+        reader._open(archive)
+        return reader
+
+    def _open(self, archive: container.Archive) -> None:
+        if not archive.members:
+            raise FormatError("not a multi-member archive (a single file: use mdlzip.decompress)")
+        self.method, self._archive = archive.method, archive
+        self.coding = sections.read_coding(archive.method, archive.sections, archive.original_size, members=True)
+        self._data = archive.sections[Section.DATA]
+        self.index = read_index(archive, self.coding)
+        memory.check(block_memory(archive.method, self.coding, self.index), self._opts.memlimit)
+        self._external = external_model(self.coding, self._opts.model_file)
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name for m in self.index.members]
+
+    def __len__(self) -> int:
+        return len(self.index.record_lengths)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        n = len(self)
+        if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
+            raise TypeError(f"dataset indices must be integers or slices, not {type(i).__name__}")
+        if not -n <= i < n:
+            raise IndexError(f"record {i} out of range ({n} records)")
+        i = int(i) % n
+        b = int(self.index.record_block[i])
+        block = self.block(b)
+        starts = self.index.record_starts
+        base = starts[self.index.block_first_record[b]]
+        return block[starts[i] - base:starts[i + 1] - base]
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def member(self, key: int | str) -> bytes:
+        """A member's bytes (by position or name), its CRC-32 checked."""
+        m = self.names.index(key) if isinstance(key, str) else key
+        member = self.index.members[m]
+        data = b"".join(self.block(b) for b in range(member.first_block, member.first_block + member.n_blocks))
+        if zlib.crc32(data) != member.crc:
+            raise ChecksumError(f"{member.name}: decoded data does not match the stored CRC32")
+        return data
+
+    def block(self, b: int) -> bytes:
+        """The bytes of block b (decoded once, then cached), its CRC-32 checked."""
+        if b in self._blocks:
+            self._blocks.move_to_end(b)
+            return self._blocks[b]
+        first, end = self.index.block_first_record[b:b + 2]
+        lengths = self.index.record_lengths[first:end]
+        blob = self._data[self.index.block_offsets[b]:self.index.block_offsets[b + 1]]
+        with runtime.torch_threads(self._opts.threads) if self.method == Method.MIXED else nullcontext():
+            data = decode_block(self._coding_model(), bytes(blob), lengths, self.coding.block, self.coding.mixer)
+        if zlib.crc32(data) & members.CHECK_MASK != int(self.index.block_check[b]):
+            raise ChecksumError(f"block {b} (records {first}-{end - 1}): decoded data does not match its check")
+        self._blocks[b] = data
+        if len(self._blocks) > CACHED_BLOCKS:
+            self._blocks.popitem(last=False)
+        return data
+
+    def _coding_model(self):
+        if self.method != Method.MIXED:
+            return None
+        if self._model is None:
+            qm = self._external.qm if self._external else sections.read_model(self.coding, self._archive.sections)
+            self._model = _exact(qm, self._opts.device)
+        return self._model
+
+    def read_all(self) -> bytes:
+        """Every member's bytes in order, the archive's CRC-32 checked."""
+        data = b"".join(self.block(b) for b in range(len(self.index.block_records)))
+        if zlib.crc32(data) != self._archive.original_crc:
+            raise ChecksumError("decoded data does not match the stored CRC32")
+        return data
+
+    def close(self) -> None:
+        """Let go of the archive's bytes, the decoded blocks and the model."""
+        self._data = self._archive = self._model = None
+        self._blocks.clear()
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def external_model(coding: sections.Coding, model_file: bytes | None) -> modelfile.ModelFile | None:
+    """The model file an archive names (None where it stores its model or has none), checked to be that one."""
+    if coding.model_sha256 is None:
+        return None
+    if model_file is None:
+        raise ModelFileError(f"coded with an external model file (sha256 {coding.model_sha256[:16]}...): "
+                             "give it with -M FILE (model_file=)")
+    loaded = modelfile.load(model_file)
+    if loaded.sha256 != coding.model_sha256:
+        raise ModelFileError(f"the model file given (sha256 {loaded.sha256[:16]}...) is not the one this archive "
+                             f"was coded with (sha256 {coding.model_sha256[:16]}...)")
+    return loaded
+
+
+def read_index(archive: container.Archive, coding: sections.Coding) -> members.Index:
+    """The checked INDEX of a multi-member archive whose CONFIG `coding` is checked."""
+    return members.decode(archive.sections[Section.INDEX], archive.original_size, len(archive.sections[Section.DATA]),
+                          coding.lanes)
+
+
+def block_memory(method: Method, coding: sections.Coding, index: members.Index) -> dict:
+    """What decoding the largest block allocates (a reader decodes one block at a time)."""
+    biggest = max((index.block_bytes(b) for b in range(len(index.block_records))), default=0)
+    coded = int(index.coded_lengths.max()) if len(index.coded_lengths) else 0
+    return memory.needed(method, biggest, coding, coded)
+
+
+def open_dataset(source: str | os.PathLike | bytes, **options) -> Dataset:
+    """The records of a multi-member archive (a path or the archive's bytes) as a read-only
+    sequence; options: device, threads, memlimit (as for `mdlzip.decompress`)."""
+    return Dataset(source, **options)

@@ -1,0 +1,192 @@
+"""The coding model of `mdlzip.models.exact` one position at a time, in numba: bit-identical, and
+without torch's per-operation overhead (which dominates a step at small batch).
+
+`ExactStepper(qm, rows)` holds a key/value cache for `rows` independent rows, each at its own
+position of its own chunk. `reset(rows)` puts rows at position 0 (previous input BOS);
+`step(inputs, rows)` feeds each of those rows its next input token and returns its integer
+frequencies, float64 (len(rows), 256), equal bit for bit to what `ExactByteGPT.forward` returns
+for a batch of one row fed the same inputs since its `new_cache`. Inputs are as there: BOS at
+position 0, then the chunk's bytes (`exact.chunk_inputs`). A row that has consumed block_size
+inputs must be reset before it steps again (`step` raises otherwise).
+
+The arithmetic is FORMAT.md section 3.4, operation for operation as in exact.py: integer products
+in float32 where exact.py finds every sum of every matrix below 2^24, else in float64 (every
+partial sum is an exact integer either way, so their order cannot matter), each scale
+applied by one correctly rounded multiply or divide followed by np.rint (half to even, as
+torch.round) or floor, and the attention index computed in float32 as torch computes it there.
+numba does not contract a multiply and an add into an FMA unless fastmath is on, and it is off.
+The scale multipliers, weight codes and exp tables are read off an `ExactByteGPT`, so the two
+cannot drift apart.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit
+
+from .exact import RESIDUAL_MAX, ExactByteGPT
+from .stored import QuantizedModel
+from .transformer import BOS
+
+# The per-layer scale multipliers of ExactByteGPT.layers, in the columns of ExactStepper._mult
+_MULTS = ("mq", "mk", "mv", "mo", "mproj", "mfc", "mout")
+MQ, MK, MV, MO, MPROJ, MFC, MOUT = range(len(_MULTS))
+
+
+class ExactStepper:
+    """Single-position integer inference for `rows` rows, each with its own position."""
+
+    def __init__(self, model: QuantizedModel | ExactByteGPT, rows: int):
+        ex = model if isinstance(model, ExactByteGPT) else ExactByteGPT(model)
+        cfg = ex.cfg
+        self.cfg, self.rows = cfg, rows
+        nl, nh, C, T = cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.block_size
+        f64 = lambda x: np.ascontiguousarray(x.double().numpy())
+        # exact.py holds a matrix in float32 where every sum of its products is below 2^24 (exact
+        # there); where all of them are, the kernel's products are float32 too (twice the SIMD width)
+        mats = [ex.head] + [L[n] for L in ex.layers for n in ("q", "k", "v", "proj", "fc", "out")]
+        wt = np.float32 if all(m.dtype == torch.float32 for m in mats) else np.float64
+        wmat = lambda x: f64(x).astype(wt)
+        self._wte, self._wte2, self._wpe, self._head = f64(ex.wte), f64(ex.wte2), f64(ex.wpe), wmat(ex.head)
+        self._attw = np.stack([np.stack([wmat(L[n]) for n in ("q", "k", "v", "proj")]) for L in ex.layers])
+        # MLP widths differ per layer once lumped: zero-padded to the widest, the kernel reads the first hidden[l]
+        self._hidden = np.array([cfg.hidden(i) for i in range(nl)], dtype=np.int64)
+        width = int(self._hidden.max())
+        self._fc, self._out = np.zeros((nl, C, width), dtype=wt), np.zeros((nl, width, C), dtype=wt)
+        for i, L in enumerate(ex.layers):
+            self._fc[i, :, :self._hidden[i]], self._out[i, :self._hidden[i]] = wmat(L["fc"]), wmat(L["out"])
+        self._mult = np.array([[L[n] for n in _MULTS] for L in ex.layers])
+        self._att = np.array([L["att"] for L in ex.layers], dtype=np.float32)  # f32 values, exactly
+        self._scalars = np.array([ex.mhead, ex.norm_mult, RESIDUAL_MAX])
+        self._att_lut, self._out_lut = f64(ex.att_lut), f64(ex.out_lut)
+        # int8 caches (codes are within +-127); keys head-dim-major so that scores vectorize over positions
+        self._k = np.zeros((nl, rows, nh, C // nh, T), dtype=np.int8)
+        self._v = np.zeros((nl, rows, nh, T, C // nh), dtype=np.int8)
+        self._pos = np.zeros(rows, dtype=np.int64)
+        self._prev = np.full(rows, BOS, dtype=np.int64)
+        self._all = np.arange(rows, dtype=np.int64)
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Each row's position: the number of inputs it has consumed since its reset."""
+        return self._pos.copy()
+
+    def reset(self, rows=None) -> None:
+        """Start `rows` (indices; default all) at position 0 of a new chunk."""
+        rows = self._all if rows is None else rows
+        self._pos[rows] = 0
+        self._prev[rows] = BOS
+
+    def step(self, inputs, rows=None) -> np.ndarray:
+        """Feed input tokens (0..256) to `rows` (distinct indices; default all, in order) and
+        advance them one position: their frequencies, float64 (len(rows), 256)."""
+        rows = self._all if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+        inputs = np.ascontiguousarray(inputs, dtype=np.int64)  # one compiled variant
+        if rows.ndim != 1 or inputs.shape != rows.shape:
+            raise ValueError(f"inputs of shape {inputs.shape} for rows of shape {rows.shape}")
+        freqs = np.empty((len(rows), 256))
+        _step(inputs, rows, self._pos, self._prev, self._k, self._v, self._wte, self._wte2, self._wpe,
+              self._attw, self._fc, self._out, self._hidden, self._mult, self._att, self._head,
+              self._scalars, self._att_lut, self._out_lut, freqs)
+        return freqs
+
+
+@njit(cache=True)
+def _matvec(x, w, out):
+    """out = x @ w[:len(x), :len(out)] for integers, exactly (every partial sum is below 2^53)."""
+    out[:] = 0.0
+    for i in range(x.shape[0]):
+        xi = x[i]
+        if xi != 0.0:
+            for j in range(out.shape[0]):
+                out[j] += xi * w[i, j]
+
+
+@njit(cache=True)
+def _norm(r, norm_mult, y):
+    """y = clamp(round(r * norm_mult / sqrt(sum r^2 + 1)), -127, 127), as ExactByteGPT.norm."""
+    q = 0.0
+    for c in range(r.shape[0]):
+        q += r[c] * r[c]
+    d = np.sqrt(q + 1.0)
+    for c in range(r.shape[0]):
+        y[c] = min(max(np.rint(r[c] * norm_mult / d), -127.0), 127.0)
+
+
+@njit(cache=True)
+def _step(inputs, rows, pos, prev, kc, vc, wte, wte2, wpe, attw, fc, fout, hidden, mult, att, head,
+          scalars, att_lut, out_lut, freqs):
+    """Advance rows[n] by inputs[n] and write its frequencies to freqs[n], for each n in order."""
+    n_layer, _, nh, hs, T = kc.shape
+    C = nh * hs
+    mhead, norm_mult, rmax = scalars[0], scalars[1], scalars[2]
+    att_last, out_last = att_lut.shape[0] - 1, out_lut.shape[0] - 1
+    for n in range(rows.shape[0]):  # checked before any row moves, so that a refused step changes nothing
+        if not 0 <= rows[n] < pos.shape[0]:
+            raise IndexError("row out of range")
+        if not 0 <= inputs[n] <= BOS:
+            raise ValueError("input token out of range 0..256")
+        if pos[rows[n]] >= T:
+            raise ValueError("row at the end of its block: reset it first")
+    wt = head.dtype  # the matrix products' inputs and sums: integers, exact in this type
+    r, qv = np.empty(C), np.empty(C)
+    y, o, h = np.empty(C, wt), np.empty(C, wt), np.empty(fc.shape[2], wt)
+    acc = np.empty(max(C, fc.shape[2], head.shape[1]), wt)
+    s, a, ov = np.empty(T), np.empty(T), np.empty(hs)
+    for n in range(rows.shape[0]):
+        b, x = rows[n], inputs[n]
+        t = pos[b]
+        for c in range(C):
+            r[c] = wte[x, c] + wte2[prev[b], c] + wpe[t, c]
+        for li in range(n_layer):
+            m, K, V = mult[li], kc[li, b], vc[li, b]
+            _norm(r, norm_mult, y)
+            _matvec(y, attw[li, 0], acc[:C])
+            for c in range(C):
+                qv[c] = min(max(np.rint(acc[c] * m[MQ]), -127.0), 127.0)
+            _matvec(y, attw[li, 1], acc[:C])
+            for c in range(C):
+                K[c // hs, c % hs, t] = np.int8(min(max(np.rint(acc[c] * m[MK]), -127.0), 127.0))
+            _matvec(y, attw[li, 2], acc[:C])
+            for c in range(C):
+                V[c // hs, t, c % hs] = np.int8(min(max(np.rint(acc[c] * m[MV]), -127.0), 127.0))
+            for hd in range(nh):
+                s[:t + 1] = 0.0
+                for d in range(hs):
+                    qd = qv[hd * hs + d]
+                    for j in range(t + 1):
+                        s[j] += qd * K[hd, d, j]
+                smax = s[:t + 1].max()
+                total = 0.0
+                for j in range(t + 1):
+                    # exact.py: (max - s) and its product with att are float32; the difference is an
+                    # integer below 2^24, exact there; the product is rounded to float32 before floor
+                    k = np.floor(np.float32(smax - s[j]) * att[li])
+                    a[j] = att_lut[att_last if k >= att_last else int(k)]  # k >= 0: the scales are positive
+                    total += a[j]
+                ov[:] = 0.0
+                for j in range(t + 1):
+                    aj = a[j]
+                    for d in range(hs):
+                        ov[d] += aj * V[hd, j, d]
+                for d in range(hs):
+                    o[hd * hs + d] = min(max(np.rint(ov[d] * m[MO] / total), -127.0), 127.0)
+            _matvec(o, attw[li, 3], acc[:C])
+            for c in range(C):
+                r[c] = min(max(r[c] + np.rint(acc[c] * m[MPROJ]), -rmax), rmax)
+            H = hidden[li]
+            _norm(r, norm_mult, y)
+            _matvec(y, fc[li], acc[:H])
+            for i in range(H):
+                h[i] = min(max(np.rint(acc[i] * m[MFC]), 0.0), 255.0)
+            _matvec(h[:H], fout[li], acc[:C])
+            for c in range(C):
+                r[c] = min(max(r[c] + np.rint(acc[c] * m[MOUT]), -rmax), rmax)
+        _norm(r, norm_mult, y)
+        logits = acc[:head.shape[1]]
+        _matvec(y, head, logits)
+        lmax = logits.max()
+        for j in range(logits.shape[0]):
+            k = np.floor((np.float64(lmax) - logits[j]) * mhead)  # float64: the difference can pass 2^24
+            freqs[n, j] = out_lut[out_last if k >= out_last else int(k)]
+        pos[b], prev[b] = t + 1, x
