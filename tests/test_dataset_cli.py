@@ -123,5 +123,6 @@ def test_torch_and_numba_steps_decode_alike(one_thread, tiny_qmodel, monkeypatch
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     blob = mixed.encode_lanes(model, data, starts, lengths, 32, params, dataset_block=True)
     assert mixed.decode_lanes(model, blob, starts, lengths, 32, params, dataset_block=True) == data
-    monkeypatch.setattr(mixed, "_cpu_steps", lambda m, lanes: mixed._torch_steps(m))
+    monkeypatch.setattr(mixed, "_numba_steps", lambda m: False)  # the torch path a GPU takes, here on the CPU
+    assert mixed.encode_lanes(model, data, starts, lengths, 32, params, dataset_block=True) == blob
     assert mixed.decode_lanes(model, blob, starts, lengths, 32, params, dataset_block=True) == data

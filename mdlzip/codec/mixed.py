@@ -6,8 +6,10 @@ The input is cut into chunks of the model's context length and the chunks into `
 contiguous runs (`layout.lane_layout`). All lanes advance in lockstep, one byte per step, lane
 order within a step; the transformer restarts its context at every chunk boundary, which falls
 on the same step in every lane, so a "chunk row" (chunk k of every lane) is one batch for the
-model. Encoder and decoder take their model distributions from `arith.next_byte_freqs` and
-share the adaptive state through the one coder in `mixer`, in exactly this order.
+model. Encoder and decoder take their model distributions from the numba stepper on the CPU
+(models/exact_numba.py, stepped with the coder in one call: model_kernel.py) or from
+`arith.next_byte_freqs` on a device, bit-identical either way, and share the adaptive state
+through the one coder in `mixer`, in exactly this order.
 """
 from __future__ import annotations
 
@@ -39,15 +41,18 @@ def encode_lanes(model: ExactByteGPT, data: bytes, lane_start: np.ndarray, lane_
     arr = np.frombuffer(data, dtype=np.uint8)
     enc = MixEncoder(lane_start, lane_len, params, short_end=dataset_block, trust_model=dataset_block)
     bar = tqdm(total=len(arr), desc="coding", unit="B", unit_scale=True, disable=not progress, leave=False)
-    for row, starts, lengths in chunk_rows(lane_start, lane_len, block):
-        idx = starts[:, None] + np.minimum(np.arange(block)[None, :], lengths[:, None] - 1)
-        chunks = torch.from_numpy(arr[idx].astype(np.int64))  # short chunks repeat their last byte (never coded)
-        freqs = chunk_freqs(model, chunks)
-        symbols = chunks.numpy().astype(np.uint8)
-        for t in range(int(lengths.max())):
-            live = lengths > t
-            enc.encode_step(row[live], freqs[live, t], symbols[live, t])
-        bar.update(int(lengths.sum()))
+    if _numba_steps(model):
+        enc.run_steps(_model_steps(enc, model, arr, block), bar)
+    else:  # the whole chunk row at once on the device, its frequencies handed to the coder step by step
+        for row, starts, lengths in chunk_rows(lane_start, lane_len, block):
+            idx = starts[:, None] + np.minimum(np.arange(block)[None, :], lengths[:, None] - 1)
+            chunks = torch.from_numpy(arr[idx].astype(np.int64))  # short chunks repeat their last byte (never coded)
+            freqs = chunk_freqs(model, chunks)
+            symbols = chunks.numpy().astype(np.uint8)
+            for t in range(int(lengths.max())):
+                live = lengths > t
+                enc.encode_step(row[live], freqs[live, t], symbols[live, t])
+            bar.update(int(lengths.sum()))
     bar.close()
     return enc.finish()
 
@@ -66,49 +71,36 @@ def decode_lanes(model: ExactByteGPT, blob: bytes, lane_start: np.ndarray, lane_
     dec = MixDecoder(blob, lane_start, lane_len, params, short_end=dataset_block, trust_model=dataset_block)
     bar = tqdm(total=int(lane_len.sum()), desc="decoding", unit="B", unit_scale=True, disable=not progress,
                leave=False)
-    step = _cpu_steps(model, len(lane_len)) if model.device.type == "cpu" else _torch_steps(model)
-    for row, _, lengths in chunk_rows(lane_start, lane_len, block):
-        freqs = step(row, None)  # always the rows of the lanes that code a byte at this step
-        for t in range(int(lengths.max())):
-            live = lengths > t
-            decoded = dec.decode_step(row[live], freqs)
-            bar.update(len(decoded))
-            if t + 1 < int(lengths.max()):
-                freqs = step(row[lengths > t + 1], decoded[lengths[live] > t + 1])
+    if _numba_steps(model):
+        dec.run_steps(_model_steps(dec, model, dec.state.data, block), bar)
+    else:  # the torch model with its key/value cache, the whole chunk row per call
+        for row, _, lengths in chunk_rows(lane_start, lane_len, block):
+            cache = model.new_cache(len(row))
+            inputs = torch.full((len(row), 1), BOS, dtype=torch.long)
+            for t in range(int(lengths.max())):
+                live = lengths > t
+                freqs = next_byte_freqs(model, inputs, cache)[:, 0]
+                decoded = np.zeros(len(row), dtype=np.int64)
+                decoded[live] = dec.decode_step(row[live], freqs[live])
+                inputs = torch.from_numpy(decoded)[:, None]
+                bar.update(int(live.sum()))
     bar.close()
     return dec.output()
 
 
-def _cpu_steps(model: ExactByteGPT, lanes: int):
-    """The model one position at a time in numba (models/exact_numba.py: bit-identical to `model`,
-    without torch's per-operation cost, which is most of a small batch's step): `step(rows, None)`
-    starts those lanes' chunks and gives their first frequencies, `step(rows, bytes)` the next."""
+def _numba_steps(model: ExactByteGPT) -> bool:
+    """Whether the model runs in numba (on the CPU) rather than torch (on its device)."""
+    return model.device.type == "cpu"
+
+
+def _model_steps(coder: MixEncoder | MixDecoder, model: ExactByteGPT, src: np.ndarray, block: int):
+    """`coder.run_steps`'s kernel on the CPU: the model one position at a time in numba
+    (models/exact_numba.py, bit-identical to `model`) and the coder's steps in the same call
+    (model_kernel.py), without torch's per-operation cost or Python's per step."""
     from ..models.exact_numba import ExactStepper
+    from .model_kernel import code_model_steps
 
-    stepper = ExactStepper(model, lanes)
-
-    def step(rows: np.ndarray, symbols: np.ndarray | None) -> np.ndarray:
-        if symbols is None:
-            stepper.reset(rows)
-            return stepper.step(np.full(len(rows), BOS), rows)
-        return stepper.step(symbols.astype(np.int64), rows)
-
-    return step
-
-
-def _torch_steps(model: ExactByteGPT):
-    """`_cpu_steps` with the torch model and its key/value cache (on a GPU: the whole batch at once)."""
-    state = {}
-
-    def step(rows: np.ndarray, symbols: np.ndarray | None) -> np.ndarray:
-        if symbols is None:
-            state.update(cache=model.new_cache(len(rows)), rows=rows)
-            inputs = torch.full((len(rows), 1), BOS, dtype=torch.long)
-        else:  # lanes that ended this chunk stay in the batch (their positions are never read)
-            full = np.zeros(len(state["rows"]), np.int64)
-            full[np.isin(state["rows"], rows)] = symbols
-            inputs = torch.from_numpy(full)[:, None]
-        freqs = next_byte_freqs(model, inputs, state["cache"])[:, 0]
-        return freqs[np.isin(state["rows"], rows)]
-
-    return step
+    n_lanes = len(coder.lane_len)
+    arrays, last = ExactStepper(model, n_lanes).kernel_arrays(), np.zeros(n_lanes, np.int64)
+    return lambda step, until: code_model_steps(coder.MODE, src, step, until, block, coder.state, last,
+                                                coder.overrun, *arrays)

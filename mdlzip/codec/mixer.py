@@ -128,13 +128,22 @@ class _Coder:
         self.step += 1
         self._check(mode)
 
-    def _adaptive(self, mode: int, src: np.ndarray, bar: tqdm | None) -> None:
-        """Code up to BYTES_PER_CALL bytes' worth of whole steps without a transformer."""
-        until, before = self.step + max(1, BYTES_PER_CALL // len(self.lane_len)), self.step
-        self.step = K.code_adaptive(mode, src, self.step, until, self.state, self._ones)
-        self._check(mode)
-        if bar is not None:
-            bar.update(self._coded(self.step) - self._coded(before))
+    def run_steps(self, steps, bar: tqdm | None = None) -> None:
+        """Code every remaining step by calls of `steps(step, until) -> next step`, a kernel that codes
+        whole steps on this coder's `state` and returns early where its output could overflow or its
+        input is used up (`cm_kernel.code_adaptive`; with the transformer, `model_kernel`). Each call
+        covers about BYTES_PER_CALL bytes, so Ctrl-C and the progress bar are served between calls."""
+        longest = int(self.lane_len.max()) if self.n else 0
+        while self.step < longest:
+            self._before_call()
+            before = self.step
+            self.step = steps(self.step, self.step + max(1, BYTES_PER_CALL // len(self.lane_len)))
+            self._check(self.MODE)
+            if bar is not None:
+                bar.update(self._coded(self.step) - self._coded(before))
+
+    def _before_call(self) -> None:
+        """What must hold before a kernel call codes steps (the encoder: room for its output)."""
 
     def _coded(self, steps: int) -> int:
         """Bytes coded in the first `steps` steps, over all lanes."""
@@ -150,6 +159,8 @@ class MixEncoder(_Coder):
     bytes that pin the code value (at most one after the last bit; FORMAT.md §6.3) instead of the
     4 bytes of x1, for streams so short that 3 bytes matter (a record's block); `trust_model`: the
     mixers start from the transformer alone (`_new_state`)."""
+
+    MODE = K.COMPRESS  # the side this coder codes (its kernels' mode)
 
     def __init__(self, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS, short_end: bool = False,
                  trust_model: bool = False):
@@ -172,14 +183,15 @@ class MixEncoder(_Coder):
         self._make_room(len(lanes))
         self._step(K.COMPRESS, lanes, self._freqs(freqs, len(lanes)), syms)
 
+    def _before_call(self) -> None:
+        self._make_room(len(self.lane_len))
+
     def encode_rest(self, data: bytes, bar: tqdm | None = None) -> None:
         """Code the remaining steps of `data` (all n bytes) with uniform transformer input."""
         src = np.frombuffer(data, dtype=np.uint8)
         if len(src) != self.n:
             raise ValueError(f"need all {self.n} bytes, got {len(src)}")
-        while self.step < (self.lane_len.max() if self.n else 0):
-            self._make_room(len(self.lane_len))
-            self._adaptive(K.COMPRESS, src, bar)
+        self.run_steps(lambda step, until: K.code_adaptive(K.COMPRESS, src, step, until, self.state, self._ones), bar)
 
     def finish(self) -> bytes:
         """Flush the coder and return the whole stream: the 4 bytes of x1, or with `short_end` the
@@ -199,6 +211,8 @@ class MixEncoder(_Coder):
 class MixDecoder(_Coder):
     """Decode step by step with the same lanes, params and freqs the encoder saw."""
 
+    MODE = K.DECOMPRESS  # the side this coder codes (its kernels' mode)
+
     def __init__(self, blob: bytes, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS, short_end: bool = False,
                  trust_model: bool = False):
         buf = np.frombuffer(bytes(blob), dtype=np.uint8).copy()
@@ -215,8 +229,9 @@ class MixDecoder(_Coder):
 
     def decode_rest(self, bar: tqdm | None = None) -> None:
         """Decode all remaining steps with uniform transformer input."""
-        while self.step < (self.lane_len.max() if self.n else 0):
-            self._adaptive(K.DECOMPRESS, self.state.data, bar)
+        data = self.state.data
+        self.run_steps(lambda step, until: K.code_adaptive(K.DECOMPRESS, data, step, until, self.state, self._ones),
+                       bar)
 
     def output(self) -> bytes:
         """All n decoded bytes."""

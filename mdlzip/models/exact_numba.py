@@ -20,6 +20,9 @@ cannot drift apart.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import NamedTuple
+
 import numpy as np
 import torch
 from numba import njit
@@ -33,38 +36,67 @@ _MULTS = ("mq", "mk", "mv", "mo", "mproj", "mfc", "mout")
 MQ, MK, MV, MO, MPROJ, MFC, MOUT = range(len(_MULTS))
 
 
+class Weights(NamedTuple):
+    """What the kernel reads of a model, as numpy arrays (built once per model: `weights_of`)."""
+
+    wte: np.ndarray
+    wte2: np.ndarray
+    wpe: np.ndarray
+    attw: np.ndarray  # (layers, 4, C, C): q, k, v, proj
+    fc: np.ndarray  # (layers, C, widest MLP), zero-padded
+    out: np.ndarray  # (layers, widest MLP, C)
+    hidden: np.ndarray  # (layers,) MLP widths
+    mult: np.ndarray  # (layers, len(_MULTS)) scale multipliers
+    att: np.ndarray  # (layers,) float32 attention multipliers
+    head: np.ndarray
+    scalars: np.ndarray  # mhead, norm_mult, RESIDUAL_MAX
+    att_lut: np.ndarray
+    out_lut: np.ndarray
+
+
+@lru_cache(maxsize=8)  # a reader decodes block after block under one model: build its arrays once
+def weights_of(ex: ExactByteGPT) -> Weights:
+    cfg = ex.cfg
+    nl, C = cfg.n_layer, cfg.n_embd
+    f64 = lambda x: np.ascontiguousarray(x.double().cpu().numpy())
+    # exact.py holds a matrix in float32 where every sum of its products is below 2^24 (exact
+    # there); where all of them are, the kernel's products are float32 too (twice the SIMD width)
+    mats = [ex.head] + [L[n] for L in ex.layers for n in ("q", "k", "v", "proj", "fc", "out")]
+    wt = np.float32 if all(m.dtype == torch.float32 for m in mats) else np.float64
+    wmat = lambda x: f64(x).astype(wt)
+    # MLP widths differ per layer once lumped: zero-padded to the widest, the kernel reads the first hidden[l]
+    hidden = np.array([cfg.hidden(i) for i in range(nl)], dtype=np.int64)
+    width = int(hidden.max())
+    fc, out = np.zeros((nl, C, width), dtype=wt), np.zeros((nl, width, C), dtype=wt)
+    for i, L in enumerate(ex.layers):
+        fc[i, :, :hidden[i]], out[i, :hidden[i]] = wmat(L["fc"]), wmat(L["out"])
+    return Weights(
+        f64(ex.wte), f64(ex.wte2), f64(ex.wpe),
+        np.stack([np.stack([wmat(L[n]) for n in ("q", "k", "v", "proj")]) for L in ex.layers]), fc, out, hidden,
+        np.array([[L[n] for n in _MULTS] for L in ex.layers]),
+        np.array([L["att"] for L in ex.layers], dtype=np.float32),  # f32 values, exactly
+        wmat(ex.head), np.array([ex.mhead, ex.norm_mult, RESIDUAL_MAX]), f64(ex.att_lut), f64(ex.out_lut))
+
+
 class ExactStepper:
     """Single-position integer inference for `rows` rows, each with its own position."""
 
     def __init__(self, model: QuantizedModel | ExactByteGPT, rows: int):
         ex = model if isinstance(model, ExactByteGPT) else ExactByteGPT(model)
         cfg = ex.cfg
-        self.cfg, self.rows = cfg, rows
+        self.cfg, self.rows, self._w = cfg, rows, weights_of(ex)
         nl, nh, C, T = cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.block_size
-        f64 = lambda x: np.ascontiguousarray(x.double().numpy())
-        # exact.py holds a matrix in float32 where every sum of its products is below 2^24 (exact
-        # there); where all of them are, the kernel's products are float32 too (twice the SIMD width)
-        mats = [ex.head] + [L[n] for L in ex.layers for n in ("q", "k", "v", "proj", "fc", "out")]
-        wt = np.float32 if all(m.dtype == torch.float32 for m in mats) else np.float64
-        wmat = lambda x: f64(x).astype(wt)
-        self._wte, self._wte2, self._wpe, self._head = f64(ex.wte), f64(ex.wte2), f64(ex.wpe), wmat(ex.head)
-        self._attw = np.stack([np.stack([wmat(L[n]) for n in ("q", "k", "v", "proj")]) for L in ex.layers])
-        # MLP widths differ per layer once lumped: zero-padded to the widest, the kernel reads the first hidden[l]
-        self._hidden = np.array([cfg.hidden(i) for i in range(nl)], dtype=np.int64)
-        width = int(self._hidden.max())
-        self._fc, self._out = np.zeros((nl, C, width), dtype=wt), np.zeros((nl, width, C), dtype=wt)
-        for i, L in enumerate(ex.layers):
-            self._fc[i, :, :self._hidden[i]], self._out[i, :self._hidden[i]] = wmat(L["fc"]), wmat(L["out"])
-        self._mult = np.array([[L[n] for n in _MULTS] for L in ex.layers])
-        self._att = np.array([L["att"] for L in ex.layers], dtype=np.float32)  # f32 values, exactly
-        self._scalars = np.array([ex.mhead, ex.norm_mult, RESIDUAL_MAX])
-        self._att_lut, self._out_lut = f64(ex.att_lut), f64(ex.out_lut)
         # int8 caches (codes are within +-127); keys head-dim-major so that scores vectorize over positions
         self._k = np.zeros((nl, rows, nh, C // nh, T), dtype=np.int8)
         self._v = np.zeros((nl, rows, nh, T, C // nh), dtype=np.int8)
         self._pos = np.zeros(rows, dtype=np.int64)
         self._prev = np.full(rows, BOS, dtype=np.int64)
         self._all = np.arange(rows, dtype=np.int64)
+
+    def kernel_arrays(self) -> tuple:
+        """The cache and weights in `_step`'s argument order after its inputs and rows (for kernels
+        that step the model themselves, codec/model_kernel.py)."""
+        return (self._pos, self._prev, self._k, self._v, *self._w)
 
     @property
     def positions(self) -> np.ndarray:
@@ -85,9 +117,9 @@ class ExactStepper:
         if rows.ndim != 1 or inputs.shape != rows.shape:
             raise ValueError(f"inputs of shape {inputs.shape} for rows of shape {rows.shape}")
         freqs = np.empty((len(rows), 256))
-        _step(inputs, rows, self._pos, self._prev, self._k, self._v, self._wte, self._wte2, self._wpe,
-              self._attw, self._fc, self._out, self._hidden, self._mult, self._att, self._head,
-              self._scalars, self._att_lut, self._out_lut, freqs)
+        w = self._w
+        _step(inputs, rows, self._pos, self._prev, self._k, self._v, w.wte, w.wte2, w.wpe, w.attw, w.fc, w.out,
+              w.hidden, w.mult, w.att, w.head, w.scalars, w.att_lut, w.out_lut, freqs)
         return freqs
 
 
