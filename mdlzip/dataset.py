@@ -132,20 +132,27 @@ def _options(call: str, options: dict) -> CompressOptions:
 
 
 def _train(the_cut: Cut, plan, opts: CompressOptions):
-    """The model for these records: the level's, its context fit to the records, trained on
-    record-aligned chunks (each from its record's start, as coding sees them)."""
+    """The model for these records and the widths measured for it: the level's depth, its context
+    fit to the records, its width chosen by description length on held-back records
+    (training/size.py), trained on record-aligned chunks (each from its record's start, as coding
+    sees them)."""
     from dataclasses import replace
 
     from .codec.layout import lane_chunks
+    from .training.size import choose_width
     from .training.train import train_quantized
 
     block = context_length(the_cut.record_lengths, plan.model.block_size)
     starts, lengths = lane_chunks(the_cut.lane_starts, the_cut.record_lengths, block)
-    keep = lengths > 0
+    per_record = np.cumsum(-(-the_cut.record_lengths // block))[:-1]
+    record_chunks = list(zip(np.split(starts, per_record), np.split(lengths, per_record)))
+    device = runtime.resolve_device(opts.device)
     with runtime.torch_threads(opts.threads):
-        return train_quantized(the_cut.data, replace(plan.model, block_size=block), plan.train,
-                               runtime.resolve_device(opts.device), opts.progress, opts.lump_eps,
-                               chunks=(starts[keep], lengths[keep]))
+        cfg, sweep = choose_width(the_cut.data, record_chunks, replace(plan.model, block_size=block), plan.train,
+                                  device)
+        trained = train_quantized(the_cut.data, cfg, plan.train, device, opts.progress, opts.lump_eps,
+                                  chunks=(starts, lengths))
+    return trained, sweep
 
 
 def train_model(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kind: str | int | None = None,
@@ -156,8 +163,8 @@ def train_model(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kind: st
     the_cut = _cut_of(items, records_kind, 0)
     if not the_cut.data:
         raise OptionError("no data to train on")
-    return modelfile.dump(_train(the_cut, settings(check_level(level), len(the_cut.data), **opts.train_overrides()),
-                                 opts).qm)
+    plan = settings(check_level(level), len(the_cut.data), **opts.train_overrides())
+    return modelfile.dump(_train(the_cut, plan, opts)[0].qm)
 
 
 def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kind: str | int | None = None,
@@ -179,10 +186,10 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
     with_model = external is not None or (opts.model is not False and bool(the_cut.data))
     bar = tqdm(total=len(the_cut.data) * (2 if with_model else 1), desc="coding", unit="B", unit_scale=True,
                disable=not opts.progress, leave=False)
-    t0, trained = time.perf_counter(), None
+    t0, trained, sweep = time.perf_counter(), None, []
     candidates = {}
     if with_model:
-        trained = _train(the_cut, plan, opts) if external is None else None
+        trained, sweep = _train(the_cut, plan, opts) if external is None else (None, [])
         qm = external.qm if external is not None else trained.qm
         train_seconds = time.perf_counter() - t0
         config = sections.mix_config(qm.cfg.block_size, lanes, params, qm.cfg, coder=sections.RECORDS_CODER,
@@ -207,7 +214,7 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
                     candidates={m.name.lower(): len(a) for m, a in archives.items()},
                     train_steps=stats.steps if stats else 0, train_seconds=train_seconds,
                     code_seconds=time.perf_counter() - t0 - train_seconds, device=str(runtime.resolve_device(opts.device))
-                    if with_model else "cpu", training=asdict(stats) if stats else {},
+                    if with_model else "cpu", training=dict(asdict(stats), size_sweep=sweep) if stats else {},
                     no_model=None if with_model else "none trained: model=False",
                     external_model=_describe(external) if external is not None else None)
     return archive, report

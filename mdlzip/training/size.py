@@ -1,0 +1,75 @@
+"""The model size of a dataset archive, chosen by measured description length on held-back records.
+
+Every HOLD_EVERY-th record is held back; each candidate width (the level's, its half and its
+quarter) trains for a fraction of the full steps on the other records, is quantized, and is
+scored by what its archive would hold: its weights section (exact bytes) plus the held-back
+records' code length under the exact integer model, scaled to the whole dataset. The smallest
+total wins; a model that no width makes pay is still measured here and left to the coder's own
+comparison with the adaptive statistics alone (cm).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from ..codec.layout import gather_chunks
+from ..models.exact import ExactByteGPT, chunk_inputs
+from ..models.stored import ByteGPTConfig
+from ..sections import weights_section
+from .config import TrainConfig
+from .train import Chunks, train_quantized
+
+HOLD_EVERY = 10  # every 10th record is held back to measure the candidates
+MIN_HELD = 8  # fewer held-back chunks than this: too few to measure, the level's width is kept
+WIDTH_FRACTIONS = (1.0, 0.5, 0.25)  # candidate widths, of the level's (narrowed) width
+STEPS_FRACTION = 0.25  # each candidate's trial: this share of the full run's steps (at least min_steps)
+SCORE_BATCH = 8  # held-back chunks per forward pass of the exact model
+
+
+def candidate_widths(cfg: ByteGPTConfig) -> list[int]:
+    """The level's width and its fractions, multiples of the head count, at least two per head."""
+    step = cfg.n_head
+    widths = {max(2 * step, round(cfg.n_embd * f / step) * step) for f in WIDTH_FRACTIONS}
+    return sorted(widths, reverse=True)
+
+
+def code_bits(model: ExactByteGPT, data: bytes, chunks: Chunks) -> float:
+    """Bits of the chunks' bytes under the exact model alone (each chunk from its start token)."""
+    starts, lengths = chunks
+    block, arr, bits = model.cfg.block_size, np.frombuffer(data, np.uint8), 0.0
+    for i in range(0, len(starts), SCORE_BATCH):
+        targets = gather_chunks(arr, starts[i:i + SCORE_BATCH], lengths[i:i + SCORE_BATCH], block, pad=0)
+        freqs = model.forward(chunk_inputs(torch.from_numpy(targets)), model.new_cache(len(targets))).cpu().numpy()
+        picked = np.take_along_axis(freqs, targets[:, :, None], axis=2)[:, :, 0]
+        valid = np.arange(block)[None, :] < lengths[i:i + SCORE_BATCH, None]
+        bits -= float(np.log2(picked[valid] / freqs.sum(-1)[valid]).sum())
+    return bits
+
+
+def choose_width(data: bytes, record_chunks: list[Chunks], cfg: ByteGPTConfig, train_cfg: TrainConfig,
+                 device: torch.device) -> tuple[ByteGPTConfig, list[dict]]:
+    """The width of the smallest measured total, and the measured rows. `record_chunks[r]` are
+    record r's chunks (starts, lengths)."""
+    held = [c for r, c in enumerate(record_chunks) if r % HOLD_EVERY == HOLD_EVERY - 1]
+    rest = [c for r, c in enumerate(record_chunks) if r % HOLD_EVERY != HOLD_EVERY - 1]
+    join = lambda cs: (np.concatenate([c[0] for c in cs]), np.concatenate([c[1] for c in cs]))
+    held_chunks, rest_chunks = join(held or [(np.zeros(0, np.int64),) * 2]), join(rest or [(np.zeros(0, np.int64),) * 2])
+    widths = candidate_widths(cfg)
+    if len(held_chunks[0]) < MIN_HELD or len(widths) == 1:
+        return cfg, []
+    full = train_cfg.num_steps(len(rest_chunks[0]))
+    trial = replace(train_cfg, max_steps=min(full, max(train_cfg.min_steps, math.ceil(STEPS_FRACTION * full))))
+    scale = int(sum(c[1].sum() for c in record_chunks)) / max(1, int(held_chunks[1].sum()))
+    rows = []
+    for width in widths:
+        candidate = replace(cfg, n_embd=width)
+        qm = train_quantized(data, candidate, trial, device, chunks=rest_chunks).qm
+        weight_bytes, bits = len(weights_section(qm)), code_bits(ExactByteGPT(qm, device), data, held_chunks)
+        rows.append({"n_embd": width, "nonzeros": qm.num_nonzero(), "weights_bytes": weight_bytes,
+                     "held_back_bits_per_byte": round(bits / int(held_chunks[1].sum()), 4),
+                     "estimated_total_bytes": round(weight_bytes + bits * scale / 8)})
+    best = min(rows, key=lambda row: row["estimated_total_bytes"])
+    return replace(cfg, n_embd=best["n_embd"]), rows
