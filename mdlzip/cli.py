@@ -94,10 +94,11 @@ class RecordsType(click.ParamType):
     name = "lines|csv|SIZE"
 
     def convert(self, value, param, ctx):
-        from .records import parse_kind
+        from .records import RECORDS, parse_kind
 
         try:
-            parse_kind(value)
+            if parse_kind(value)[0] == RECORDS:  # the API's records given one by one: not from files
+                raise OptionError(value)
         except OptionError:
             self.fail(f"{value!r} is none of 'lines', 'csv' or a size such as 2k", param, ctx)
         return value

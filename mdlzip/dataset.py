@@ -13,8 +13,8 @@ import os
 import time
 import zlib
 from collections import OrderedDict
-from contextlib import nullcontext
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -22,11 +22,10 @@ import numpy as np
 from . import classical, container, members, memory, modelfile, records, runtime, sections
 from .codec.layout import starts_of
 from .container import Method, Section
-from .errors import ChecksumError, FormatError, ModelFileError, OptionError
+from .errors import ChecksumError, FormatError, MdlzipError, ModelFileError, OptionError
 from .levels import DEFAULT_LEVEL, check_level, settings
 from .options import CompressOptions, DecompressOptions
 
-DATASET_CODINGS = (Method.MIXED, Method.CM)
 MAX_CONTEXT = 512  # longest model context for records (the attention's cost grows with it)
 CONTEXT_QUANTILE = 0.9  # the context covers this share of the records whole
 CONTEXT_STEP = 32  # and is a multiple of this
@@ -108,19 +107,20 @@ def decode_block(model, blob: bytes, lengths: np.ndarray, block: int, params) ->
     return mixed.decode_lanes(model, blob, *lanes, block, params, dataset_block=True)
 
 
-def _code_all(the_cut: Cut, model, block: int, params, bar) -> tuple[bytes, list[int], list[int]]:
+def _code_all(the_cut: Cut, model, block: int, params, bar=None) -> tuple[bytes, list[int], list[int]]:
+    """Every block's stream: (DATA, the coded lengths, the blocks' CRC-32s)."""
     streams, crcs = [], []
     for start, lengths in the_cut.blocks():
         data = the_cut.data[start:start + int(lengths.sum())]
         streams.append(encode_block(model, data, lengths, block, params))
         crcs.append(zlib.crc32(data))
-        bar.update(len(data))
+        if bar is not None:
+            bar.update(len(data))
     return b"".join(streams), [len(s) for s in streams], crcs
 
 
 def _cut_of(items: Sequence, records_kind, block_size) -> Cut:
-    kind, size = (records.RECORDS, 0) if records_kind == records.RECORDS else records.parse_kind(records_kind)
-    return cut(items, kind, size, records.parse_size(block_size, "block_size"))
+    return cut(items, *records.parse_kind(records_kind), records.parse_size(block_size, "block_size"))
 
 
 def _options(call: str, options: dict) -> CompressOptions:
@@ -207,6 +207,10 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
     archives = {m: _pack(m, the_cut, *parts) for m, parts in candidates.items()}
     method = min(archives, key=lambda m: (len(archives[m]), m != Method.MIXED))
     archive = archives[method]
+    if opts.verify and Dataset.of(container.unpack(archive), DecompressOptions(
+            device=opts.device, memlimit=0, model_file=model_file if external is not None else None)).read_all() \
+            != the_cut.data:
+        raise MdlzipError("self-check failed: the archive does not decode to the input")
     info = _info(container.unpack(archive), len(archive))
     stats = trained.stats if trained else None
     report = Report(**asdict(info), level=level, xz_bytes=classical.xz_size(the_cut.data),
@@ -251,7 +255,9 @@ def compress_dataset(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kin
     file is one record), "lines", "csv", or a size (fixed records, e.g. 2048 or "2k"); or, with
     `records_kind="records"`, bytes objects that are themselves the records. Records are grouped
     into blocks of at least `block_size` bytes (0: one record per block), the unit of random access.
-    Options as for `mdlzip.compress` (model=False: the adaptive statistics alone)."""
+    `model_file`: a model file's bytes (`train_model`) to code with instead of training one; it is
+    not stored, and reading needs it. Options as for `mdlzip.compress` (model=False: the adaptive
+    statistics alone; `fallback` has no effect: a dataset archive is mixed or cm, whichever is smaller)."""
     return compress_dataset_with_report(items, level, records_kind=records_kind, block_size=block_size,
                                         **options)[0]
 

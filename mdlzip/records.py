@@ -39,10 +39,11 @@ def parse_size(text: str | int, what: str) -> int:
 
 
 def parse_kind(records: str | int | None) -> tuple[str, int]:
-    """(kind, fixed size) of a `records=` option: None (files), 'lines', 'csv', or a size for FIXED."""
+    """(kind, fixed size) of a `records=` option: None (files), 'lines', 'csv', 'records' (given one
+    by one), or a size for FIXED."""
     if records is None or records == FILES:
         return FILES, 0
-    if records in (LINES, CSV):
+    if records in (LINES, CSV, RECORDS):
         return records, 0
     size = parse_size(records, "records")
     if size < 1:

@@ -66,7 +66,7 @@ def test_kinds_and_block_sizes_round_trip(kind, block_size):
 
 def test_empty_records_and_members():
     items = [b"", b"first", b"", b"", b"second record", b""]
-    archive = compress_dataset(items, 1, records_kind="records", block_size=8, model=False)
+    archive = compress_dataset(items, 1, records_kind="records", block_size=8, model=False, verify=True)
     with open_dataset(archive) as ds:
         assert list(ds) == items
     nothing = compress_dataset([("empty", b"")], 1, model=False)

@@ -2,8 +2,9 @@
 to check that decoding stays bounded (tests/test_hostile.py, scripts/fuzz.py).
 
 `crafted()` gives the named worst cases of issue 16; `mutate()` derives a random archive from a
-real one by changing one field of its CONFIG, its weights or its header, and re-packs it with
-valid CRCs, so that the mutation reaches the readers behind the checksums.
+real one by changing one field of its CONFIG, its weights, its header or (multi-member archives)
+its index, and re-packs it with valid CRCs, so that the mutation reaches the readers behind the
+checksums.
 """
 from __future__ import annotations
 
@@ -32,7 +33,22 @@ def _archive(method: Method, n_bytes: int, parts: list[tuple[Section, bytes]]) -
 
 def repack(a: Archive) -> bytes:
     """An archive from an unpacked (and edited) `container.Archive`, with valid CRCs."""
-    return pack_declared(a.method, a.original_size, a.original_crc, list(a.sections.items()))
+    return pack_declared(a.method, a.original_size, a.original_crc, [(k, bytes(v)) for k, v in a.sections.items()],
+                         members=a.members)
+
+
+def _mutate_index(section: bytes, rng: random.Random) -> bytes:
+    """A multi-member archive's INDEX with 1-4 bytes of its raw index changed (a zstd frame again)."""
+    import zstandard
+
+    from .. import varint
+
+    size, pos = varint.decode(section, 0, len(section), "the index")
+    raw = bytearray(zstandard.ZstdDecompressor().decompress(section[pos:], max_output_size=size))
+    for _ in range(rng.randint(1, 4)):
+        i = rng.randrange(len(raw))
+        raw[i] = rng.choice([0, 1, 0x7F, 0xFF, rng.randrange(256), raw[i] ^ (1 << rng.randrange(8))])
+    return varint.encode(len(raw)) + zstandard.ZstdCompressor().compress(bytes(raw))
 
 
 # The largest legal models: the widest (one layer of 2048) and the deepest with the longest context
@@ -103,7 +119,9 @@ def mutate(blob: bytes, rng: random.Random) -> bytes:
     """A variant of a valid archive with one field changed and valid CRCs."""
     a = unpack(blob)
     target = rng.random()
-    if target < 0.45 and Section.CONFIG in a.sections:
+    if Section.INDEX in a.sections and rng.random() < 0.4:
+        a.sections[Section.INDEX] = _mutate_index(a.sections[Section.INDEX], rng)
+    elif target < 0.45 and Section.CONFIG in a.sections:
         raw = json.loads(a.sections[Section.CONFIG])
         a.sections[Section.CONFIG] = json.dumps(_mutate_json(raw, rng)).encode()
     elif target < 0.65 and Section.WEIGHTS in a.sections:
@@ -133,6 +151,9 @@ def bases(seed: int = 0) -> dict[str, tuple[bytes, bytes]]:
 
     from ..classical import ENCODERS
     from ..codec import arith, mixed, mixer
+    from ..dataset import _code_all, _pack, compress_dataset, cut
+    from ..records import LINES
+    from ..sections import RECORDS_CODER
     from ..models.exact import ExactByteGPT, chunk_inputs, quantize
     from ..models.transformer import ByteGPT
     from ..sections import weights_section
@@ -156,4 +177,12 @@ def bases(seed: int = 0) -> dict[str, tuple[bytes, bytes]]:
                                              (Section.DATA, mixed.encode(exact, text, 32, 4, params))])
     out["neural"] = pack(Method.NEURAL, text, [(Section.CONFIG, neural_config(cfg, 4)), (Section.WEIGHTS, weights),
                                                   (Section.DATA, arith.encode(exact, text, 4))])
-    return {name: (blob, text) for name, blob in out.items()}
+    lines = text.replace(b" ", b"\n", 40)  # short records
+    out["members_cm"] = compress_dataset([("a", lines), ("b", text[:100]), ("c", b"")], 1, records_kind="lines",
+                                         block_size=64, model=False)
+    the_cut = cut([("a", lines)], LINES, 0, 64)
+    members_config = mix_config(32, 64, params, cfg, coder=RECORDS_CODER)
+    out["members_mixed"] = _pack(Method.MIXED, the_cut, members_config, weights, *_code_all(the_cut, exact, 32, params))
+    expected = {"members_cm": lines + text[:100], "members_mixed": lines}
+    return {name: (blob, expected.get(name, text)) for name, blob in out.items()}
+
