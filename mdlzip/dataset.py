@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
@@ -30,6 +31,7 @@ MAX_CONTEXT = 512  # longest model context for records (the attention's cost gro
 CONTEXT_QUANTILE = 0.9  # the context covers this share of the records whole
 CONTEXT_STEP = 32  # and is a multiple of this
 CACHED_BLOCKS = 4  # decoded blocks a reader keeps (iterating a block's records decodes it once)
+AHEAD = 4  # reading every block: blocks decoded ahead of the reader, per worker thread
 
 
 @dataclass(frozen=True)
@@ -319,8 +321,12 @@ class Dataset(Sequence):
         return block[starts[i] - base:starts[i + 1] - base]
 
     def __iter__(self) -> Iterator[bytes]:
-        for i in range(len(self)):
-            yield self[i]
+        starts = self.index.record_starts
+        for b, data in enumerate(self.blocks()):
+            first, end = self.index.block_first_record[b:b + 2]
+            base = starts[first]
+            for i in range(first, end):
+                yield data[starts[i] - base:starts[i + 1] - base]
 
     def member(self, key: int | str) -> bytes:
         """A member's bytes (by position or name), its CRC-32 checked."""
@@ -332,21 +338,43 @@ class Dataset(Sequence):
         return data
 
     def block(self, b: int) -> bytes:
-        """The bytes of block b (decoded once, then cached), its CRC-32 checked."""
+        """The bytes of block b (decoded once, then cached), its check verified."""
         if b in self._blocks:
             self._blocks.move_to_end(b)
             return self._blocks[b]
-        first, end = self.index.block_first_record[b:b + 2]
-        lengths = self.index.record_lengths[first:end]
-        blob = self._data[self.index.block_offsets[b]:self.index.block_offsets[b + 1]]
-        with runtime.torch_threads(self._opts.threads) if self.method == Method.MIXED else nullcontext():
-            data = decode_block(self._coding_model(), bytes(blob), lengths, self.coding.block, self.coding.mixer)
-        if zlib.crc32(data) & members.CHECK_MASK != int(self.index.block_check[b]):
-            raise ChecksumError(f"block {b} (records {first}-{end - 1}): decoded data does not match its check")
-        self._blocks[b] = data
+        self._coding_model()
+        data = self._blocks[b] = self._decode(b)
         if len(self._blocks) > CACHED_BLOCKS:
             self._blocks.popitem(last=False)
         return data
+
+    def _decode(self, b: int) -> bytes:
+        """Block b decoded and checked (no cache: worker threads call it; the model is built first)."""
+        first, end = self.index.block_first_record[b:b + 2]
+        lengths = self.index.record_lengths[first:end]
+        blob = self._data[self.index.block_offsets[b]:self.index.block_offsets[b + 1]]
+        on_cpu = self._model is None or self._model.device.type == "cpu"
+        with nullcontext() if on_cpu else runtime.torch_threads(self._opts.threads):
+            data = decode_block(self._model, bytes(blob), lengths, self.coding.block, self.coding.mixer)
+        if zlib.crc32(data) & members.CHECK_MASK != int(self.index.block_check[b]):
+            raise ChecksumError(f"block {b} (records {first}-{end - 1}): decoded data does not match its check")
+        return data
+
+    def blocks(self) -> Iterator[bytes]:
+        """Every block's bytes in order, decoded on `threads` worker threads (default: every core;
+        the coding kernels release the GIL), a few blocks ahead of the reader at most."""
+        on_cpu = self._coding_model() is None or self._model.device.type == "cpu"  # torch on a device: one thread
+        n_blocks, workers = len(self.index.block_records), runtime.worker_count(self._opts.threads) if on_cpu else 1
+        if workers == 1 or n_blocks < 2:
+            yield from (self._decode(b) for b in range(n_blocks))
+            return
+        with ThreadPoolExecutor(workers) as pool:
+            ahead = deque(pool.submit(self._decode, b) for b in range(min(n_blocks, AHEAD * workers)))
+            for b in range(len(ahead), n_blocks + len(ahead)):
+                data = ahead.popleft().result()
+                if b < n_blocks:
+                    ahead.append(pool.submit(self._decode, b))
+                yield data
 
     def _coding_model(self):
         if self.method != Method.MIXED:
@@ -358,7 +386,7 @@ class Dataset(Sequence):
 
     def read_all(self) -> bytes:
         """Every member's bytes in order, the archive's CRC-32 checked."""
-        data = b"".join(self.block(b) for b in range(len(self.index.block_records)))
+        data = b"".join(self.blocks())
         if zlib.crc32(data) != self._archive.original_crc:
             raise ChecksumError("decoded data does not match the stored CRC32")
         return data

@@ -19,7 +19,9 @@ CSV = "csv"  # rows: a newline inside double quotes does not end a row (RFC 4180
 FIXED = "fixed"  # records of a fixed size (the last may be shorter)
 RECORDS = "records"  # records given one by one (the API's compress_dataset(..., records_kind="records"))
 KINDS = (FILES, LINES, CSV, FIXED, RECORDS)  # as the index numbers them
-DEFAULT_BLOCK_SIZE = 0  # bytes per block; 0 = one record per block (measured: README, "Datasets")
+# Bytes per block; 0 = one record per block. Measured on the HDFS log (README, "Datasets"): one record
+# per block fetches a record in 2.2 ms; 4 KiB blocks are 18 % smaller but take 41 ms (target: 20 ms).
+DEFAULT_BLOCK_SIZE = 0
 MAX_BLOCK_RECORDS = 1 << 14  # records per block: the decoder's lanes (sections.MAX_LANES)
 _SIZE = re.compile(r"(\d+)\s*([kmg]?)(i?b?)", re.IGNORECASE)
 

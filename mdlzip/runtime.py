@@ -19,6 +19,11 @@ def check_threads(threads: int | None) -> int | None:
     return threads
 
 
+def worker_count(threads: int | None) -> int:
+    """Worker threads for work that releases the GIL (numba kernels): `threads`, or every core for None or 0."""
+    return threads or os.cpu_count() or 1
+
+
 def check_device(device: str) -> str:
     """One of DEVICES or "cuda:N", checked without importing torch."""
     base, _, index = device.partition(":") if isinstance(device, str) else ("", "", "")

@@ -606,7 +606,7 @@ def code_byte(mode, j, sym, frow, st):
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def code_step(mode, lanes, freqs, syms, st):
     """Code one step: the next byte of each lane in `lanes` (increasing), under its row of freqs;
     syms holds the bytes (COMPRESS) or receives them (DECOMPRESS)."""
@@ -623,7 +623,7 @@ def exhausted(regs, blob):
     return regs[REG_IN] > blob.shape[0]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def code_adaptive(mode, src, step, until, st, ones):
     """Code whole steps from `step` to at most `until` with uniform transformer input (`ones`
     empty); stop early when the output buffer could overflow in the next step (COMPRESS) or the

@@ -20,7 +20,7 @@ from ..models.transformer import BOS
 from . import cm_kernel as K
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def code_model_steps(mode, src, step, until, block, st, last, overrun, pos, prev, kc, vc, wte, wte2, wpe, attw,
                      fc, fout, hidden, mult, att, head, scalars, att_lut, out_lut):
     lane_tab, regs = st.lane_tab, st.regs

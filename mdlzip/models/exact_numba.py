@@ -123,7 +123,7 @@ class ExactStepper:
         return freqs
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _matvec(x, w, out):
     """out = x @ w[:len(x), :len(out)] for integers, exactly (every partial sum is below 2^53)."""
     out[:] = 0.0
@@ -134,7 +134,7 @@ def _matvec(x, w, out):
                 out[j] += xi * w[i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _norm(r, norm_mult, y):
     """y = clamp(round(r * norm_mult / sqrt(sum r^2 + 1)), -127, 127), as ExactByteGPT.norm."""
     q = 0.0
@@ -145,7 +145,7 @@ def _norm(r, norm_mult, y):
         y[c] = min(max(np.rint(r[c] * norm_mult / d), -127.0), 127.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _step(inputs, rows, pos, prev, kc, vc, wte, wte2, wpe, attw, fc, fout, hidden, mult, att, head,
           scalars, att_lut, out_lut, freqs):
     """Advance rows[n] by inputs[n] and write its frequencies to freqs[n], for each n in order."""
