@@ -198,14 +198,23 @@ class MixEncoder(_Coder):
         fewest leading bytes of a value in [x1, x2] that the decoder's zeros past the end complete."""
         self._make_room(1)
         x1, x2, op = int(self.regs[K.REG_X1]), int(self.regs[K.REG_X2]), int(self.regs[K.REG_OUT])
-        tail = x1.to_bytes(4, "big")
-        if self.overrun:
-            tail = next(v.to_bytes(4, "big")[:k] for k in range(5) for v in [-(-x1 >> (32 - 8 * k)) << (32 - 8 * k)]
-                        if v <= x2)
+        tail = _short_tail(x1, x2) if self.overrun else x1.to_bytes(4, "big")
         self.out[op:op + len(tail)] = np.frombuffer(tail, np.uint8)
         self._chunks.append(self.out[:op + len(tail)].tobytes())
         self.regs[K.REG_OUT] = 0
         return b"".join(self._chunks)
+
+
+def _short_tail(x1: int, x2: int) -> bytes:
+    """The fewest leading bytes of a 32-bit value in [x1, x2] whose other bytes are zero (the decoder
+    reads zeros past the end): x1 rounded up to a multiple of 2^(32 - 8k), for the smallest k that
+    stays at most x2 (k = 4 always does: x1 itself)."""
+    for k in range(4):
+        unit = 1 << (32 - 8 * k)
+        v = -(-x1 // unit) * unit
+        if v <= x2:
+            return v.to_bytes(4, "big")[:k]
+    return x1.to_bytes(4, "big")
 
 
 class MixDecoder(_Coder):
