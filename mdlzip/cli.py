@@ -570,6 +570,8 @@ def info(files: tuple[str, ...], verbose: int, as_json: bool, memlimit: int) -> 
             click.echo(f"    memory needed to decode: {format_size(meta.memory_needed)}{over}")
         if verbose and meta.model:
             click.echo("    model      " + " ".join(f"{k}={v}" for k, v in meta.model.items()))
+        if meta.model_sha256:
+            click.echo(f"    external model, not stored: sha256 {meta.model_sha256} (decode with -M FILE)")
 
     failed = _each(files, work)
     if as_json:

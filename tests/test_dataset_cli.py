@@ -108,6 +108,7 @@ def test_train_and_dash_m_from_the_command_line(tmp_path):
     assert run("compress", "-q", "-M", "m.mdlm", "--records", "lines", "b.log", cwd=tmp_path).returncode == 0
     assert run("-dc", "-M", "m.mdlm", "b.log.mdlz", cwd=tmp_path).stdout == (tmp_path / "b.log").read_bytes()
     if mdlzip.info((tmp_path / "b.log.mdlz").read_bytes()).method == "mixed":
+        assert b"external model, not stored: sha256" in run("info", "b.log.mdlz", cwd=tmp_path).stdout
         without = run("-dc", "b.log.mdlz", cwd=tmp_path)
         assert without.returncode == 1 and b"-M" in without.stderr and len(without.stderr.splitlines()) == 1
     assert run("train", "-o", "m.mdlm", "a.log", cwd=tmp_path).returncode == 1  # exists: -f overwrites
