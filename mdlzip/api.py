@@ -248,35 +248,48 @@ def decompress(data: bytes, **options) -> bytes:
 
 def _decode_one(archive: container.Archive, opts: DecompressOptions, held: int) -> bytes:
     """One archive's bytes; `held`: bytes of earlier archives' output, which count toward the limit."""
+    if archive.members:
+        return _decode_members(archive, opts, held)
     coding, n, data_bytes = _coding(archive), archive.original_size, _data_bytes(archive)
     room = max(1, opts.memlimit - held) if opts.memlimit else 0
     rows = memory.neural_rows_within(coding, n, data_bytes, room) if archive.method == Method.NEURAL else None
     needed = memory.needed(archive.method, n, coding, data_bytes, rows)
-    if archive.members:  # the output, and one block's decoding at a time
-        from .dataset import block_memory, read_index
-
-        block = block_memory(archive.method, coding, read_index(archive, coding))
-        needed = dict(block, output=n, total=block["total"] + n)
     memory.check(dict(needed, earlier_output=held, total=needed["total"] + held), opts.memlimit)
     try:
-        if archive.members:  # a multi-member archive: all its members' bytes, block by block
-            from .dataset import Dataset
-
-            out = Dataset.of(archive, opts).read_all()
-        elif coding is not None:
+        if coding is not None:
             out = pipeline.decode(coding, archive.sections, n, device=opts.device, threads=opts.threads,
                                   progress=opts.progress, rows=rows)
         else:
             out = classical.decode(archive.method, archive.sections[Section.PAYLOAD], n)
     except MemoryError:
-        why = (f"the memory limit, {memory.format_size(opts.memlimit)}, is more than this machine had free"
-               if opts.memlimit else "no memory limit was set")
-        raise OutOfMemoryError(f"out of memory while decoding ({why})") from None
+        raise _out_of_memory(opts) from None
     if len(out) != n or zlib.crc32(out) != archive.original_crc:
         raise ChecksumError("decoded data does not match the stored CRC32"
                             + (" (the model's outputs differed between compression and decompression?)"
                                if archive.method in (Method.NEURAL, Method.MIXED) else ""))
     return out
+
+
+def _out_of_memory(opts: DecompressOptions) -> OutOfMemoryError:
+    why = (f"the memory limit, {memory.format_size(opts.memlimit)}, is more than this machine had free"
+           if opts.memlimit else "no memory limit was set")
+    return OutOfMemoryError(f"out of memory while decoding ({why})")
+
+
+def _decode_members(archive: container.Archive, opts: DecompressOptions, held: int) -> bytes:
+    """A multi-member archive's bytes, all members in order, decoded one block at a time: the
+    largest block's memory, the output and `held` count toward the limit; the reader checks every
+    block and the archive's CRC-32."""
+    from .dataset import Dataset, block_memory
+
+    reader = Dataset.of(archive, opts)
+    block = block_memory(archive.method, reader.coding, reader.index)
+    n = archive.original_size
+    memory.check(dict(block, output=n, earlier_output=held, total=block["total"] + n + held), opts.memlimit)
+    try:
+        return reader.read_all()
+    except MemoryError:
+        raise _out_of_memory(opts) from None
 
 
 def info(data: bytes, memlimit: int | str | None = None) -> ArchiveInfo:

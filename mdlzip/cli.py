@@ -23,6 +23,7 @@ from .levels import CLASSICAL_LEVEL, DEFAULT_LEVEL
 from .levels import LEVELS as LEVELS_TABLE  # LEVELS here: the -1 ... -9 options
 from .memory import DEFAULT_MEMLIMIT, format_size, parse_memlimit
 from .options import TRAIN_KEYS, CompressOptions
+from .records import DEFAULT_BLOCK_SIZE
 from .runtime import DEVICES
 from .training.config import REGULARIZERS
 
@@ -389,15 +390,7 @@ def compress(files: tuple[str, ...], **o) -> None:
     files = _prepare(files, o, compressing=True)
     options = compress_options(o)
     if one:
-        try:
-            sys.exit(_compress_members(files, o, options))
-        except FAILURES as exc:
-            if o["quiet"] < 2:
-                _error(o["output"] or files[0], exc)
-            sys.exit(1)
-        except (KeyboardInterrupt, Interrupted):
-            click.echo(f"mdlzip: {_name(o['output'] or files[0])}: interrupted", err=True)
-            sys.exit(INTERRUPTED)
+        sys.exit(_each((o["output"] or files[0],), lambda _: _compress_members(files, o, options), o["quiet"]))
     reports = []
 
     def work(path: str) -> bool:
@@ -433,10 +426,8 @@ def _one_archive(files: tuple[str, ...], o: dict) -> bool:
 
 
 def _model_file(path: str | None) -> bytes | None:
-    if path is None:
-        return None
-    with open(path, "rb") as f:
-        return f.read()
+    """The bytes of the -M model file, if one was given."""
+    return None if path is None else _read(path)
 
 
 def member_name(path: str) -> str:
@@ -447,7 +438,7 @@ def member_name(path: str) -> str:
     return name if name not in ("", ".") else os.path.basename(os.path.abspath(path))
 
 
-def _compress_members(files: tuple[str, ...], o: dict, options: dict) -> int:
+def _compress_members(files: tuple[str, ...], o: dict, options: dict) -> None:
     """Every input into one multi-member archive (-o FILE, or stdout): one model for all."""
     from .dataset import compress_dataset_with_report
 
@@ -459,8 +450,8 @@ def _compress_members(files: tuple[str, ...], o: dict, options: dict) -> int:
     items = [(member_name(path), _read(path)) for path in files]
     options = {k: v for k, v in options.items() if k != "fallback"}
     model_file = _model_file(o["model_file"])
-    archive, report = compress_dataset_with_report(items, o["level"], records_kind=o["records"],
-                                                   block_size=o["block_size"] if o["block_size"] is not None else 0,
+    block_size = o["block_size"] if o["block_size"] is not None else DEFAULT_BLOCK_SIZE
+    archive, report = compress_dataset_with_report(items, o["level"], records_kind=o["records"], block_size=block_size,
                                                    model_file=model_file, **options)
     _write(dest, archive, files[0] if len(files) == 1 else STDIO)
     if o["verbose"] > o["quiet"]:
@@ -473,7 +464,6 @@ def _compress_members(files: tuple[str, ...], o: dict, options: dict) -> int:
         for path in files:
             if path != STDIO:
                 os.remove(path)
-    return 0
 
 
 def _summary(path: str, report: api.Report) -> str:
@@ -607,23 +597,20 @@ def train(samples: tuple[str, ...], output: str, force: bool, recursive: bool, r
     if o.get("pure"):
         raise click.UsageError("--pure does not apply to a model file")
     files = _inputs(samples, o, compressing=True)
-    if os.path.lexists(output) and not force:
-        _error(output, FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), output))
-        sys.exit(1)
-    try:
+
+    def work(_: str) -> None:
+        if os.path.lexists(output) and not force:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), output)
         blob = train_model([(member_name(p), _read(p)) for p in files], o["level"], records_kind=records, **options)
         _write(output, blob, STDIO)
-    except FAILURES as exc:
-        _error(output, exc)
-        sys.exit(1)
-    except (KeyboardInterrupt, Interrupted):
-        click.echo(f"mdlzip: {output}: interrupted", err=True)
-        sys.exit(INTERRUPTED)
-    if not o["quiet"]:
-        model = load(blob)
-        cfg = model.qm.cfg
-        click.echo(f"{output}: model {cfg.n_layer} x {cfg.n_embd}, context {cfg.block_size}, "
-                   f"{model.qm.num_nonzero():,} nonzero weights, {model.size:,} bytes, sha256 {model.sha256}", err=True)
+        if not o["quiet"]:
+            model = load(blob)
+            cfg = model.qm.cfg
+            click.echo(f"{output}: model {cfg.n_layer} x {cfg.n_embd}, context {cfg.block_size}, "
+                       f"{model.qm.num_nonzero():,} nonzero weights, {model.size:,} bytes, sha256 {model.sha256}",
+                       err=True)
+
+    sys.exit(_each((output,), work, o["quiet"]))
 
 
 def safe_member_path(directory: str, name: str) -> str:

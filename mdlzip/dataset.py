@@ -183,8 +183,9 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
         raise OptionError("a model file is a trained model: model=False and training options do not go with it")
     the_cut = _cut_of(items, records_kind, block_size)
     plan = settings(check_level(level), len(the_cut.data), **opts.train_overrides())
-    params = type(plan.mixer).for_size(max([int(ls.sum()) for _, ls in the_cut.blocks()] or [1]))
-    lanes = max([int((ls > 0).sum()) for _, ls in the_cut.blocks()] or [1])
+    blocks = [lengths for _, lengths in the_cut.blocks()]
+    params = type(plan.mixer).for_size(max([int(ls.sum()) for ls in blocks] or [1]))
+    lanes = max([int((ls > 0).sum()) for ls in blocks] or [1])
     with_model = external is not None or (opts.model is not False and bool(the_cut.data))
     bar = tqdm(total=len(the_cut.data) * (2 if with_model else 1), desc="coding", unit="B", unit_scale=True,
                disable=not opts.progress, leave=False)
@@ -208,12 +209,11 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
     bar.close()
     archives = {m: _pack(m, the_cut, *parts) for m, parts in candidates.items()}
     method = min(archives, key=lambda m: (len(archives[m]), m != Method.MIXED))
-    archive = archives[method]
-    if opts.verify and Dataset.of(container.unpack(archive), DecompressOptions(
-            device=opts.device, memlimit=0, model_file=model_file if external is not None else None)).read_all() \
+    archive, unpacked = archives[method], container.unpack(archives[method])
+    if opts.verify and Dataset.of(unpacked, DecompressOptions(device=opts.device, memlimit=0), external).read_all() \
             != the_cut.data:
         raise MdlzipError("self-check failed: the archive does not decode to the input")
-    info = _info(container.unpack(archive), len(archive))
+    info = _info(unpacked, len(archive))
     stats = trained.stats if trained else None
     report = Report(**asdict(info), level=level, xz_bytes=classical.xz_size(the_cut.data),
                     neural_bytes=len(archives[Method.MIXED]) if Method.MIXED in archives else None,
@@ -250,7 +250,8 @@ def _pack(method: Method, the_cut: Cut, config: bytes, weights: bytes | None, da
 
 
 def compress_dataset(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kind: str | int | None = None,
-                     block_size: int | str = records.DEFAULT_BLOCK_SIZE, **options) -> bytes:
+                     block_size: int | str = records.DEFAULT_BLOCK_SIZE,
+                     model_file: bytes | modelfile.ModelFile | None = None, **options) -> bytes:
     """A multi-member archive: one model for all of `items`, each block readable alone.
 
     `items` are (name, bytes) pairs (files), each cut into records by `records_kind`: None (the
@@ -261,7 +262,7 @@ def compress_dataset(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kin
     not stored, and reading needs it. Options as for `mdlzip.compress` (model=False: the adaptive
     statistics alone; `fallback` has no effect: a dataset archive is mixed or cm, whichever is smaller)."""
     return compress_dataset_with_report(items, level, records_kind=records_kind, block_size=block_size,
-                                        **options)[0]
+                                        model_file=model_file, **options)[0]
 
 
 class Dataset(Sequence):
@@ -276,19 +277,20 @@ class Dataset(Sequence):
         if not isinstance(source, (bytes, bytearray, memoryview)):
             with open(source, "rb") as f:  # read whole: a block is then a slice (no file held open)
                 source = f.read()
-        self._blocks: OrderedDict[int, bytes] = OrderedDict()
-        self._model = None
         self._open(container.unpack(source))
 
     @classmethod
-    def of(cls, archive: container.Archive, opts: DecompressOptions) -> Dataset:
-        """The reader of an archive already unpacked (and its memory checked)."""
+    def of(cls, archive: container.Archive, opts: DecompressOptions,
+           external: modelfile.ModelFile | None = None) -> Dataset:
+        """The reader of an archive already unpacked; `external`: its model file, already loaded."""
         reader = cls.__new__(cls)
-        reader._opts, reader._blocks, reader._model = opts, OrderedDict(), None
-        reader._open(archive)
+        reader._opts = opts
+        reader._open(archive, external)
         return reader
 
-    def _open(self, archive: container.Archive) -> None:
+    def _open(self, archive: container.Archive, external: modelfile.ModelFile | None = None) -> None:
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._model = None
         if not archive.members:
             raise FormatError("not a multi-member archive (a single file: use mdlzip.decompress)")
         self.method, self._archive = archive.method, archive
@@ -296,7 +298,7 @@ class Dataset(Sequence):
         self._data = archive.sections[Section.DATA]
         self.index = read_index(archive, self.coding)
         memory.check(block_memory(archive.method, self.coding, self.index), self._opts.memlimit)
-        self._external = external_model(self.coding, self._opts.model_file)
+        self._external = external_model(self.coding, self._opts.model_file, external)
 
     @property
     def names(self) -> list[str]:
@@ -403,14 +405,16 @@ class Dataset(Sequence):
         self.close()
 
 
-def external_model(coding: sections.Coding, model_file: bytes | None) -> modelfile.ModelFile | None:
-    """The model file an archive names (None where it stores its model or has none), checked to be that one."""
+def external_model(coding: sections.Coding, model_file: bytes | None,
+                   loaded: modelfile.ModelFile | None = None) -> modelfile.ModelFile | None:
+    """The model file an archive names (None where it stores its model or has none), from its bytes
+    or already `loaded`, checked to be that one."""
     if coding.model_sha256 is None:
         return None
-    if model_file is None:
+    if model_file is None and loaded is None:
         raise ModelFileError(f"coded with an external model file (sha256 {coding.model_sha256[:16]}...): "
                              "give it with -M FILE (model_file=)")
-    loaded = modelfile.load(model_file)
+    loaded = loaded or modelfile.load(model_file)
     if loaded.sha256 != coding.model_sha256:
         raise ModelFileError(f"the model file given (sha256 {loaded.sha256[:16]}...) is not the one this archive "
                              f"was coded with (sha256 {coding.model_sha256[:16]}...)")
@@ -425,7 +429,7 @@ def read_index(archive: container.Archive, coding: sections.Coding) -> members.I
 
 def block_memory(method: Method, coding: sections.Coding, index: members.Index) -> dict:
     """What decoding the largest block allocates (a reader decodes one block at a time)."""
-    biggest = max((index.block_bytes(b) for b in range(len(index.block_records))), default=0)
+    biggest = int(index.block_sizes.max()) if len(index.block_sizes) else 0
     coded = int(index.coded_lengths.max()) if len(index.coded_lengths) else 0
     return memory.needed(method, biggest, coding, coded)
 

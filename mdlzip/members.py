@@ -68,9 +68,11 @@ class Index:
         """(records,) the block of each record."""
         return np.repeat(np.arange(len(self.block_records)), self.block_records)
 
-    def block_bytes(self, b: int) -> int:
+    @cached_property
+    def block_sizes(self) -> np.ndarray:
+        """(blocks,) bytes of each block."""
         first = self.block_first_record
-        return int(self.record_starts[first[b + 1]] - self.record_starts[first[b]])
+        return self.record_starts[first[1:]] - self.record_starts[first[:-1]]
 
     def member_records(self, m: int) -> tuple[int, int]:
         """(first record, end record) of member m."""
@@ -192,6 +194,5 @@ def _check(index: Index, original_size: int, data_bytes: int, max_block: int) ->
     lanes = nonempty[first[1:]] - nonempty[first[:-1]]  # the lanes of each block: its non-empty records
     if len(lanes) and int(lanes.max()) > min(max_block, MAX_BLOCK_RECORDS):
         raise FormatError("index is corrupt (a block has more records than the coder's lanes)")
-    sizes = index.record_starts[first[1:]] - index.record_starts[first[:-1]]
-    if (sizes > MAX_EXPANSION * index.coded_lengths + 1024).any():
+    if (index.block_sizes > MAX_EXPANSION * index.coded_lengths + 1024).any():
         raise FormatError("index is corrupt (a block's coded stream is too short for its bytes)")

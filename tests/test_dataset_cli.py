@@ -76,7 +76,7 @@ def test_a_model_file_codes_new_data_and_is_needed_to_decode(one_thread, tmp_pat
     model = modelfile.load(blob)
     assert blob.startswith(modelfile.MAGIC) and model.size == len(blob)
     new = log_lines(30, seed=2)
-    archive = compress_dataset([("new.log", new)], 1, records_kind="lines", model_file=blob)
+    archive = compress_dataset([("new.log", new)], 1, records_kind="lines", model_file=blob, verify=True)
     info = mdlzip.info(archive)
     if info.method == "mixed":  # the external model won: it is named, not stored
         assert info.model_sha256 == model.sha256 and "weights" not in info.sizes
