@@ -4,9 +4,11 @@ Reading validates cheap things first (magic, version, header CRC, sizes, footer,
 no model is built or run for an archive already known to be bad. Every size read from the file is
 checked against the bytes that remain and a cap before anything is allocated.
 
-Two versions: 1, one file per archive; 2, a multi-member archive (flag bit 0: many files or
-records sharing one model, FORMAT.md §6), whose payload CRC covers the sections before DATA and
-whose DATA is checked block by block, so that one damaged block leaves the others readable.
+Version 3 is written: flag bit 0 marks a multi-member archive (many files or records sharing one
+model, FORMAT.md §6), whose payload CRC covers the sections before DATA and whose DATA is checked
+block by block, so that one damaged block leaves the others readable. Versions 1 (one file) and 2
+(multi-member) were written by mdlzip 0.1: their stored, zstd, xz and neural archives still decode;
+their cm and mixed coding is refused by its coder id (sections.py), never decoded wrongly.
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersi
 
 MAGIC = b"\xfdMDLZ\x00"
 FOOTER = b"ZM"
-FORMAT_VERSION = 1  # what a single archive is written as
-MEMBERS_VERSION = 2  # a multi-member archive (flag MULTI_MEMBER)
+FORMAT_VERSION = 3  # what every archive is written as
+LEGACY_SINGLE, LEGACY_MEMBERS = 1, 2  # mdlzip 0.1's versions: one file; multi-member (flag MULTI_MEMBER set)
 MULTI_MEMBER = 0x01  # flag bit 0: members, an INDEX section, DATA checked per block
 MAX_SECTIONS = 8
 MAX_ORIGINAL_SIZE = 1 << 40
@@ -62,7 +64,7 @@ class Archive:
     original_crc: int
     sections: dict[Section, bytes]
     sizes: dict[str, int] = field(default_factory=dict)  # itemized bytes, adding up to the archive size
-    members: bool = False  # a multi-member archive (version 2): its DATA is a view, checked per block
+    members: bool = False  # a multi-member archive (flag bit 0): its DATA is a view, checked per block
 
 
 def pack(method: Method, original: bytes, sections: list[tuple[Section, bytes]]) -> bytes:
@@ -71,7 +73,7 @@ def pack(method: Method, original: bytes, sections: list[tuple[Section, bytes]])
 
 
 def pack_members(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]]) -> bytes:
-    """Write a multi-member archive (version 2): `size` and `crc` are those of all members'
+    """Write a multi-member archive (flag MULTI_MEMBER): `size` and `crc` are those of all members'
     bytes in order; DATA, the last section, is left out of the payload CRC (its blocks carry theirs)."""
     return pack_declared(method, size, crc, sections, members=True)
 
@@ -79,8 +81,7 @@ def pack_members(method: Method, size: int, crc: int, sections: list[tuple[Secti
 def pack_declared(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]],
                   members: bool = False) -> bytes:
     """Write an archive that declares `size` original bytes of CRC-32 `crc` (tests forge with it)."""
-    version, flags = (MEMBERS_VERSION, MULTI_MEMBER) if members else (FORMAT_VERSION, 0)
-    head = bytes([version, flags, int(method), len(sections)]) + varint.encode(size)
+    head = bytes([FORMAT_VERSION, MULTI_MEMBER if members else 0, int(method), len(sections)]) + varint.encode(size)
     head += crc.to_bytes(4, "little")
     for kind, body in sections:
         head += bytes([int(kind)]) + varint.encode(len(body))
@@ -122,9 +123,9 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
     if len(blob) < MIN_ARCHIVE:
         raise TruncatedError("archive is truncated")
     version = blob[6]
-    if version not in (FORMAT_VERSION, MEMBERS_VERSION):
+    if version not in (LEGACY_SINGLE, LEGACY_MEMBERS, FORMAT_VERSION):
         raise UnsupportedVersionError(f"format version {version} is not supported (this mdlzip reads "
-                                      f"{FORMAT_VERSION} and {MEMBERS_VERSION})")
+                                      f"{LEGACY_SINGLE} to {FORMAT_VERSION})")
     end = len(blob) - len(FOOTER) - 4 if whole else len(blob)  # header fields end before this
     flags, method, n_sections = blob[7], blob[8], blob[9]
     size, pos = varint.decode(blob, 10, end, "the header")
@@ -149,10 +150,11 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
         raise FormatError("header is corrupt (CRC mismatch)")
     pos += 4
     header_bytes = pos
-    members = version == MEMBERS_VERSION
-    if flags != (MULTI_MEMBER if members else 0):
-        raise FormatError(f"reserved flag bits are set (0x{flags:02x})" if flags & ~MULTI_MEMBER
-                          else f"flags 0x{flags:02x} do not match format version {version}")
+    members = bool(flags & MULTI_MEMBER)
+    if flags & ~MULTI_MEMBER:
+        raise FormatError(f"reserved flag bits are set (0x{flags:02x})")
+    if version != FORMAT_VERSION and members != (version == LEGACY_MEMBERS):
+        raise FormatError(f"flags 0x{flags:02x} do not match format version {version}")
     if size > MAX_ORIGINAL_SIZE:
         raise FormatError("header is corrupt (original size too large)")
     try:
@@ -171,7 +173,7 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
     end = expected - len(FOOTER) - 4  # start of the payload CRC
     if blob[end + 4:expected] != FOOTER:
         raise FormatError("archive is corrupt (bad end marker)")
-    checked_end = end - table[-1][1] if members else end  # version 2: DATA (last) is checked per block
+    checked_end = end - table[-1][1] if members else end  # multi-member: DATA (last) is checked per block
     if zlib.crc32(blob[pos:checked_end]) != int.from_bytes(blob[end:end + 4], "little"):
         raise ChecksumError("archive data is corrupt (CRC mismatch)")
     sections = {}

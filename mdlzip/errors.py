@@ -18,7 +18,8 @@ class ChecksumError(FormatError):
 
 
 class UnsupportedVersionError(FormatError):
-    """The archive was written by a newer format version than this mdlzip reads."""
+    """The archive was written by a format version (or a coder) this mdlzip does not read: a newer one,
+    or an older coder it no longer has."""
 
 
 class ModelFileError(MdlzipError):

@@ -37,22 +37,36 @@ class Level:
     regularizer: str = "magnitude"  # sparsity method (training/regularizers.py)
     alpha_bits: float = 10.0  # penalty strength in data bits per weight: alpha = alpha_bits * ln 2 / input bytes
     model_min_bytes: int = MODEL_MIN_BYTES  # the smallest input on which the level trains a model for mixing
+    mixer: MixParams = MixParams(hash_bits=25)  # the adaptive statistics at their largest (sized down for small inputs)
+
+
+# The adaptive statistics by level (README "Levels" has their measured size and speed): levels 1-2 hash
+# 5 context kinds into 16 MiB of slots, 3-5 seven kinds into 64 MiB, 6 all eight into 128 MiB and
+# 7-9 into 256 MiB (on 1 MiB of text, each doubling of the slots measured 0.2-0.6 % smaller).
+LARGE_MIXER = MixParams(hash_bits=26)
+FAST_MIXER = MixParams(hash_bits=22, contexts=("2", "3", "4", "word", "record"))
+MIDDLE_MIXER = MixParams(hash_bits=24, contexts=("2", "3", "4", "6", "word", "column", "record"))
 
 
 LEVELS: dict[int, Level] = {
-    1: Level(n_layer=1, n_embd=32, block_size=64, epochs=1.0, sparsity=0.5, params_per_byte=0.1),
-    2: Level(n_layer=1, n_embd=32, block_size=128, epochs=2.0, sparsity=0.5, params_per_byte=0.15),
-    3: Level(n_layer=2, n_embd=32, block_size=128, epochs=3.0, sparsity=0.5, params_per_byte=0.2),
-    4: Level(n_layer=2, n_embd=64, block_size=128, epochs=3.0, sparsity=0.5, params_per_byte=0.25),
-    5: Level(n_layer=2, n_embd=64, block_size=128, epochs=5.0, sparsity=0.5, params_per_byte=0.25),
+    1: Level(n_layer=1, n_embd=32, block_size=64, epochs=1.0, sparsity=0.5, params_per_byte=0.1,
+             mixer=FAST_MIXER),
+    2: Level(n_layer=1, n_embd=32, block_size=128, epochs=2.0, sparsity=0.5, params_per_byte=0.15,
+             mixer=FAST_MIXER),
+    3: Level(n_layer=2, n_embd=32, block_size=128, epochs=3.0, sparsity=0.5, params_per_byte=0.2,
+             mixer=MIDDLE_MIXER),
+    4: Level(n_layer=2, n_embd=64, block_size=128, epochs=3.0, sparsity=0.5, params_per_byte=0.25,
+             mixer=MIDDLE_MIXER),
+    5: Level(n_layer=2, n_embd=64, block_size=128, epochs=5.0, sparsity=0.5, params_per_byte=0.25,
+             mixer=MIDDLE_MIXER),
     6: Level(n_layer=2, n_embd=64, block_size=128, epochs=8.0, sparsity=0.5, params_per_byte=0.25,
              regularizer="rl1", alpha_bits=30.0),  # measured: docs/regularizers.md
     7: Level(n_layer=2, n_embd=96, block_size=128, epochs=10.0, sparsity=0.5, params_per_byte=0.3,
-             model_min_bytes=0),
+             model_min_bytes=0, mixer=LARGE_MIXER),
     8: Level(n_layer=3, n_embd=128, block_size=256, epochs=10.0, sparsity=0.5, params_per_byte=0.35,
-             model_min_bytes=0),
+             model_min_bytes=0, mixer=LARGE_MIXER),
     9: Level(n_layer=4, n_embd=128, block_size=256, epochs=16.0, sparsity=0.5, params_per_byte=0.4,
-             model_min_bytes=0),
+             model_min_bytes=0, mixer=LARGE_MIXER),
 }
 
 
@@ -102,5 +116,5 @@ def settings(level: int, n_bytes: int, **train_overrides) -> Plan:
     alpha = p.alpha_bits * math.log(2) / max(1, n_bytes)
     train = TrainConfig(**{"epochs": p.epochs, "sparsity": p.sparsity, "regularizer": p.regularizer, "alpha": alpha,
                            **train_overrides})
-    return Plan(level, cfg, train, MixParams.for_size(n_bytes), DEFAULT_LANES, STREAM_GROUP,
+    return Plan(level, cfg, train, p.mixer.sized_for(n_bytes), DEFAULT_LANES, STREAM_GROUP,
                 n_bytes >= p.model_min_bytes)

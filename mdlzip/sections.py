@@ -15,7 +15,7 @@ import numpy as np
 from .codec.cm_params import PROB_ONE, MixParams
 from .codec.weights import MAX_ELEMENTS, decode_tensors, encode_tensors
 from .container import Method, Section
-from .errors import FormatError
+from .errors import FormatError, UnsupportedVersionError
 from .models.stored import (
     ByteGPTConfig,
     QuantizedModel,
@@ -25,8 +25,10 @@ from .models.stored import (
 )
 
 CODER = "range/constriction/categorical-lazy/precision24/float64"  # NEURAL, fixed by format version 1
-MIX_CODER = "mix/binary32/lanes"  # MIXED and CM (codec/mixer.py)
-RECORDS_CODER = "mix/binary32/records"  # multi-member MIXED and CM: a stream per block, a lane per record, short ends
+MIX_CODER = "mix2/binary32/lanes"  # MIXED and CM (codec/mixer.py), format version 3
+RECORDS_CODER = "mix2/binary32/records"  # multi-member MIXED and CM: a stream per block, a lane per record, short ends
+# The coders of mdlzip 0.1 (format versions 1 and 2): an adaptive model this version no longer has
+RETIRED_CODERS = ("mix/binary32/lanes", "mix/binary32/records")
 LIMITS = {"block_size": 8192, "n_layer": 64, "n_head": 64, "n_embd": 2048, "mlp_ratio": 8, "weight_bits": 15}
 MAX_HEAD_SIZE = 512  # n_embd / n_head
 MAX_PARAMS = MAX_ELEMENTS  # weights of a stored model, dense: as many as the weights codec holds
@@ -140,6 +142,10 @@ def _neural(raw: dict) -> Coding:
 
 
 def _mix(raw: dict, method: Method, members: bool) -> Coding:
+    if raw.get("coder") in RETIRED_CODERS:
+        raise UnsupportedVersionError(f"written by an older mdlzip (0.1): unsupported coder {raw['coder']!r} "
+                                      f"(its {method.name.lower()} coding changed in format version 3; "
+                                      "decode it with mdlzip 0.1)")
     if raw.get("coder") != (RECORDS_CODER if members else MIX_CODER):
         raise FormatError(f"unsupported coder {raw.get('coder')!r}")
     block, lanes = raw.get("block"), raw.get("lanes")

@@ -45,7 +45,7 @@ def test_specific_errors():
     with pytest.raises(FormatError, match="bad magic"):
         container.unpack(b"PK\x03\x04" + bytes(blob[4:]))
     newer = bytearray(blob)
-    newer[6] = 3
+    newer[6] = container.FORMAT_VERSION + 1
     with pytest.raises(UnsupportedVersionError):
         container.unpack(bytes(newer))
     with pytest.raises(FormatError, match="trailing"):
@@ -57,7 +57,8 @@ def test_specific_errors():
 
 
 @pytest.mark.parametrize("version,flags,message", [(1, 0x02, "reserved"), (1, 0x01, "do not match format version 1"),
-                                                     (2, 0x00, "do not match format version 2"), (2, 0x81, "reserved")])
+                                                     (2, 0x00, "do not match format version 2"), (2, 0x81, "reserved"),
+                                                     (3, 0x02, "reserved")])
 def test_flags_must_match_the_version(version, flags, message):
     blob = container.pack(Method.STORED, b"x", [(Section.PAYLOAD, b"x")])
     # rebuild the header with these flags and a matching CRC: still refused
@@ -72,7 +73,7 @@ def test_flags_must_match_the_version(version, flags, message):
 def test_a_multi_member_archive_leaves_data_out_of_the_payload_crc():
     parts = [(Section.CONFIG, b"{}"), (Section.INDEX, b"i" * 9), (Section.DATA, b"d" * 50)]
     blob = container.pack_members(Method.CM, 7, 0, parts)
-    assert blob[6:8] == bytes([container.MEMBERS_VERSION, container.MULTI_MEMBER])
+    assert blob[6:8] == bytes([container.FORMAT_VERSION, container.MULTI_MEMBER])
     damaged = bytearray(blob)
     damaged[-10] ^= 1  # inside DATA: the blocks' own checks find it, not the container
     a = container.unpack(bytes(damaged))

@@ -139,7 +139,7 @@ def test_memory_needed_bounds_what_decoding_takes(tmp_path, method):
 
 def _slow_cm_archive(path, n_bytes=4 << 20):
     """A legal cm archive whose 4 KiB of zero data decode to 4 MiB of 0xFF (about 15 s of decoding)."""
-    path.write_bytes(pack_declared(Method.CM, n_bytes, 0, [(Section.CONFIG, mix_config(1, 1, MixParams.for_size(n_bytes))),
+    path.write_bytes(pack_declared(Method.CM, n_bytes, 0, [(Section.CONFIG, mix_config(1, 1, MixParams().sized_for(n_bytes))),
                                                            (Section.DATA, bytes(4096))]))
 
 

@@ -58,7 +58,7 @@ NO_NUMBA = "\nassert 'numba' not in sys.modules  # info reads the sections; the 
 
 def test_import_version_and_list_load_neither_torch_nor_numba(tmp_path):
     archive = tmp_path / "a.mdlz"
-    archive.write_bytes((ROOT / "tests" / "golden" / "mixed_l1.mdlz").read_bytes())
+    archive.write_bytes((ROOT / "tests" / "golden" / "mixed_l1_v3.mdlz").read_bytes())
     python(f"import mdlzip, mdlzip.cli; {NO_TORCH}{NO_NUMBA}")
     for args in (["--version"], ["-l", str(archive)], ["info", "-v", str(archive)]):
         python("import sys; from mdlzip.cli import main\n"

@@ -8,7 +8,7 @@ identical bits. FORMAT.md section 4 specifies the same computation in prose.
 A byte is coded as 8 binary decisions, most significant bit first. Per bit, in this order:
     inputs    `_select_buckets` (at bits 0 and 4), `_counter_inputs`, `_match_input`,
               `_transformer_p`: the stretched predictions of a bias, order-0/1 counters, the hashed
-              contexts, the match model and the transformer
+              contexts (direct and through their bit histories), the match model and the transformer
     predict   `_mixer_rows`, `_mix`: four mixers and a final mixer over them; `_refine`: three
               APMs and a fixed blend
     code      `_code_bit`: the binary arithmetic coder
@@ -24,7 +24,12 @@ The arithmetic coder is a carry-less 32-bit binary coder (an interval [x1, x2] n
 probability per bit, leading bytes shifted out once x1 and x2 agree), written here because the
 project's range coder (constriction) has no per-bit API callable from numba code.
 
-A counter is a uint32: a 22-bit probability of a 1 above a 10-bit count that sets its rate.
+A counter is a uint32: a 22-bit probability of a 1 above a 10-bit count that sets its rate. A
+hashed context's slot is a uint32 too and holds two models of the bits seen there: a direct one (a
+16-bit probability and an 8-bit count, as a counter) and an indirect one (an 8-bit bit-history
+state, bit_history.py, whose probability a per-kind state map learns). Both feed the mixers: the
+direct counts are the sharper on stationary text, the histories on data whose statistics shift
+(measured on the README benchmark: the two together beat either alone, see `_counter_inputs`).
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .cm_params import COLUMN, PROB_ONE, WORD, WORD_PAIR
+from .cm_params import COLUMN, PROB_ONE, RECORD, WORD, WORD_PAIR
 
 M32 = 0xFFFFFFFF
 
@@ -51,7 +56,10 @@ LANE_MATCH_PTR = 5   # position of the byte the match predicts next
 LANE_MATCH_LEN = 6   # length of the current match (0: none)
 LANE_LINE = 7        # position where the current line starts
 LANE_PREV_LINE = 8   # position where the previous line starts (-1: none yet)
-N_LANE_COLS = 9
+LANE_REC_LEN = 9     # the record length detected (0: none)
+LANE_REC_CAND = 10   # a candidate record length: a distance between equal bytes seen twice in a row
+LANE_REC_HITS = 11   # times the candidate was seen
+N_LANE_COLS = 12
 
 # State.regs: the arithmetic coder's registers
 REG_X1 = 0   # low end of the interval
@@ -83,6 +91,7 @@ COUNTER_TO_P = 20                 # counter >> COUNTER_TO_P: its probability in 
 RATE_BITS = 16                    # rate_table steps are out of 2^RATE_BITS
 COUNTER_INIT = 1 << 31            # probability 1/2, count 0
 MATCH_STRENGTH_LIMIT = COUNT_MASK  # match strength counters are never capped below full precision
+SM_LIMIT = COUNT_MASK     # state maps average over all they see (a state is already a summary)
 
 # Hashing
 MIX32_MUL = 0x45D9F3B   # multiplier of the 32-bit finalizer _mix32
@@ -92,7 +101,14 @@ CHECK_SALT = 0x5BD1E995  # salt of a bucket's check from its hash
 MATCH_SALT = 0x7F4A7C15  # salt of the match table hash
 BUCKET_BITS = 4          # a bucket has 1 << BUCKET_BITS slots: a check and a 15-node nibble tree
 BUCKET_SLOTS = 1 << BUCKET_BITS
-CHECK_MASK = 0xFFFF      # a check is 16 bits (stored in slot 0; a counter there is > any check)
+BUCKET_WAYS = 2          # a context's bucket is one of 2 neighbours (home ^ 0..1)
+CHECK_MASK = 0xFFFF      # a check is 16 bits (stored in slot 0; SLOT_INIT there is > any check)
+# A hashed context's slot (uint32): a direct 16-bit probability, its 8-bit count, a bit-history state
+SLOT_P_SHIFT, SLOT_COUNT_SHIFT = 16, 8
+SLOT_P_MAX = (1 << 16) - 1
+SLOT_TO_P = SLOT_P_SHIFT + 4  # slot >> SLOT_TO_P: its probability in 12 bits
+SLOT_COUNT_MASK = SLOT_STATE_MASK = 255
+SLOT_INIT = 1 << 31      # probability 1/2, count 0, state 0
 
 # Match model
 MATCH_WAYS = 2            # positions per match table bucket, newest first
@@ -106,10 +122,11 @@ MATCH_LEN_MAX = 65535     # a match's length stops growing here
 
 # Mixer inputs, in this order: the bias, order 0, order 1, the nh contexts' stretch(p) (from
 # IN_CONTEXTS), the match, the transformer (IN_CONTEXTS + nh, + nh + 1), the nh contexts'
-# count-scaled stretch(p) (from N_FIXED + nh)
+# count-scaled stretch(p) (from N_FIXED + nh), the nh contexts' state-map stretch(p) (from
+# N_FIXED + 2 * nh)
 IN_BIAS, IN_ORDER0, IN_ORDER1, IN_CONTEXTS = 0, 1, 2, 3
 N_FIXED = 5               # mixer inputs besides the hashed contexts
-PER_CONTEXT = 2           # mixer inputs per hashed context: stretch(p) and a count-scaled one
+PER_CONTEXT = 3           # mixer inputs per hashed context: stretch(p), a count-scaled one, its state's
 BIAS = 256                # the bias input
 CONF_CAP = 31             # count-scaled input: stretch(p) * (min(n, CONF_CAP) + 1) >> CONF_SHIFT,
 CONF_SHIFT = 5            # full strength once the slot has seen 31 bits
@@ -154,6 +171,8 @@ OUT_MARGIN = 8            # ... plus this, the free room the encoder keeps befor
 NEWLINE = 10              # ends a line (the column context)
 COLUMN_CAP = 255          # columns from here on share a context
 NO_ABOVE = 256            # "byte above" when the previous line is too short or absent
+REC_MIN = 2               # shortest record length detected
+REC_CONFIRM = 3           # a candidate record length is taken once seen this many times
 
 
 class State(NamedTuple):
@@ -165,8 +184,9 @@ class State(NamedTuple):
     # counters (uint32, see _update)
     t0: np.ndarray          # (256,) order 0, by the partial byte c0
     t1: np.ndarray          # (65536,) order 1, by (c1 << 8) | c0
-    ht: np.ndarray          # (2^hash_bits,) hashed context buckets of BUCKET_SLOTS slots: a check,
-                            # then the nibble tree's 15 counters
+    ht: np.ndarray          # uint32 (2^hash_bits,): hashed context buckets of BUCKET_SLOTS slots: a
+                            # check, then the nibble tree's 15 slots (see _update_slot)
+    sm: np.ndarray          # uint32 (nh * 256,): per context kind, a counter per bit-history state
     match_tab: np.ndarray   # int32 (MATCH_WAYS * 2^match_bits,) positions by hash of the last match_min bytes
     match_sm: np.ndarray    # (2 * MATCH_BUCKETS,) match strength by (length bucket, expected bit)
     # mixers (int32 weights, 16.16 fixed point)
@@ -186,6 +206,9 @@ class State(NamedTuple):
     squash: np.ndarray      # int64 (4096,): squash_table()
     stretch: np.ndarray     # int64 (4096,): stretch_table()
     rates: np.ndarray       # int64 (1024,): rate_table()
+    nex: np.ndarray         # uint8 (512,): bit_history.NEXT
+    rec_last: np.ndarray    # int64 (256,): where each byte value was last coded (-1: never)
+    rec_dist: np.ndarray    # int64 (256,): the distance between its last two occurrences
     # scratch of the current byte / bit
     cum: np.ndarray         # int64 (257,): the transformer's cumulative frequencies
     ctx_hash: np.ndarray    # int64 (nh,): the hash of each context kind
@@ -244,21 +267,38 @@ def _update(t, i, bit, rates, limit):
 @njit(cache=True, inline="always")
 def _bucket(ht, h, c0, mask):
     """(base, found): the bucket of context hash h for the nibble that starts at partial byte c0.
-    Of the two candidate buckets, the one whose check matches; else the one whose first counter has
-    seen fewer bits is reset (check written, counters COUNTER_INIT) and found is 0."""
+    Of the BUCKET_WAYS candidate buckets, the one whose check matches; else the one whose first
+    node has seen the fewest bits is reset (check written, slots SLOT_INIT) and found is 0."""
     hb = _mix32((h + c0 * PHI32) & M32)
     chk = _mix32(hb ^ CHECK_SALT) & CHECK_MASK
-    i0 = (hb & mask) << BUCKET_BITS
-    i1 = ((hb & mask) ^ 1) << BUCKET_BITS
-    if ht[i0] == chk:
-        return i0, 1
-    if ht[i1] == chk:
-        return i1, 1
-    i = i0 if (int(ht[i0 + 1]) & COUNT_MASK) <= (int(ht[i1 + 1]) & COUNT_MASK) else i1
-    ht[i] = chk
+    home = hb & mask
+    best, best_n = 0, 1 << 30
+    for w in range(BUCKET_WAYS):
+        i = (home ^ w) << BUCKET_BITS
+        if ht[i] == chk:
+            return i, 1
+        n = (int(ht[i + 1]) >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK
+        if n < best_n:
+            best, best_n = i, n
+    ht[best] = chk
     for k in range(1, BUCKET_SLOTS):
-        ht[i + k] = COUNTER_INIT
-    return i, 0
+        ht[best + k] = SLOT_INIT
+    return best, 0
+
+
+@njit(cache=True, inline="always")
+def _update_slot(ht, i, bit, rates, limit, nex):
+    """Slot ht[i]: its probability moves toward bit by rates[n] / 2^16, n += 1 up to limit, and its
+    bit history takes the bit."""
+    v = int(ht[i])
+    p, n, h = v >> SLOT_P_SHIFT, (v >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK, v & SLOT_STATE_MASK
+    if bit:
+        p += ((SLOT_P_MAX - p) * int(rates[n])) >> RATE_BITS
+    else:
+        p -= (p * int(rates[n])) >> RATE_BITS
+    if n < limit:
+        n += 1
+    ht[i] = (p << SLOT_P_SHIFT) | (n << SLOT_COUNT_SHIFT) | int(nex[2 * h + bit])
 
 
 @njit(cache=True, inline="always")
@@ -324,6 +364,12 @@ def _context_hashes(data, lane_tab, orders, j, pos, s, c1, hsh):
             h = _mix32((_mix32(int(lane_tab[j, LANE_WORD]) ^ salt) + c1) & M32)
         elif o == WORD_PAIR:
             h = _mix32((_mix32(int(lane_tab[j, LANE_WORD]) ^ salt) + int(lane_tab[j, LANE_PREV_WORD])) & M32)
+        elif o == RECORD:
+            r, s0 = int(lane_tab[j, LANE_REC_LEN]), pos - s
+            d = r if r > 0 else 1  # no record length yet: the last two bytes (an order-2 context)
+            a1 = int(data[pos - d]) if pos - d >= s0 else NO_ABOVE
+            a2 = int(data[pos - 2 * d]) if pos - 2 * d >= s0 else NO_ABOVE
+            h = _mix32((_mix32((a1 << 9 | a2) ^ salt) + r) & M32)
         elif o == COLUMN:
             ls, ps = int(lane_tab[j, LANE_LINE]), int(lane_tab[j, LANE_PREV_LINE])
             col = pos - ls
@@ -405,18 +451,21 @@ def _select_buckets(ht, ctx_hash, slot, c0, mask):
 
 
 @njit(cache=True, inline="always")
-def _counter_inputs(x, stretch, t0, t1, ht, slot, c0, c1, nib):
-    """The bias and the counter inputs: order 0, order 1 and, per context, stretch(p) and the
-    count-scaled stretch(p) of its slot's node nib of the nibble tree."""
+def _counter_inputs(x, stretch, t0, t1, ht, sm, slot, c0, c1, nib):
+    """The bias and the counter inputs: order 0, order 1 and, per context, from the slot of node
+    nib of its nibble tree: stretch(p) of its direct probability, the same scaled by its count, and
+    stretch(p) of its bit history's state map."""
     nh = slot.shape[0]
     x[IN_BIAS] = BIAS
     x[IN_ORDER0] = stretch[int(t0[c0]) >> COUNTER_TO_P]
     x[IN_ORDER1] = stretch[int(t1[(c1 << 8) | c0]) >> COUNTER_TO_P]
     for i in range(nh):
         v = int(ht[slot[i] + nib])
-        sv = int(stretch[v >> COUNTER_TO_P])
+        h = v & SLOT_STATE_MASK
+        sv = int(stretch[v >> SLOT_TO_P])
         x[IN_CONTEXTS + i] = sv
-        x[N_FIXED + nh + i] = (sv * (min(v & COUNT_MASK, CONF_CAP) + 1)) >> CONF_SHIFT
+        x[N_FIXED + nh + i] = (sv * (min((v >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK, CONF_CAP) + 1)) >> CONF_SHIFT
+        x[N_FIXED + 2 * nh + i] = stretch[int(sm[i * 256 + h]) >> COUNTER_TO_P]
 
 
 @njit(cache=True, inline="always")
@@ -506,13 +555,15 @@ def _code_bit(mode, bit, p, regs, out, blob):
 
 
 @njit(cache=True, inline="always")
-def _learn_counters(t0, t1, ht, slot, match_sm, rates, bit, c0, c1, nib, midx, limit):
-    """Every counter that gave an input moves toward bit: order 0, order 1, each context's node,
-    and the match strength midx (if >= 0; its count capped at MATCH_STRENGTH_LIMIT)."""
+def _learn_counters(t0, t1, ht, sm, nex, slot, match_sm, rates, bit, c0, c1, nib, midx, limit):
+    """Every counter that gave an input moves toward bit: order 0, order 1, each context's state
+    map entry and node (its probability and its bit history), and the match strength midx (if >= 0;
+    its count capped at MATCH_STRENGTH_LIMIT)."""
     _update(t0, c0, bit, rates, limit)
     _update(t1, (c1 << 8) | c0, bit, rates, limit)
     for i in range(slot.shape[0]):
-        _update(ht, slot[i] + nib, bit, rates, limit)
+        _update(sm, i * 256 + (int(ht[slot[i] + nib]) & SLOT_STATE_MASK), bit, rates, SM_LIMIT)
+        _update_slot(ht, slot[i] + nib, bit, rates, limit, nex)
     if midx >= 0:
         _update(match_sm, midx, bit, rates, MATCH_STRENGTH_LIMIT)
 
@@ -530,7 +581,7 @@ def _learn_mixers(weights, w_final, rows, x, outs, squash, bit, pm, c0, lr):
 # --- once per byte: bookkeeping ----------------------------------------------------------------
 
 @njit(cache=True, inline="always")
-def _end_byte(data, known, lane_tab, j, pos, c, mlen, eb):
+def _end_byte(data, known, lane_tab, j, pos, c, mlen, eb, rec_last, rec_dist):
     """Lane j coded byte c at pos: store it, advance the lane, extend or end its match (mlen, eb
     as before the byte), track line starts and the word hashes."""
     data[pos] = c
@@ -542,6 +593,18 @@ def _end_byte(data, known, lane_tab, j, pos, c, mlen, eb):
             lane_tab[j, LANE_MATCH_LEN] = min(mlen + 1, MATCH_LEN_MAX)
         else:
             lane_tab[j, LANE_MATCH_LEN] = 0
+    lp = int(rec_last[c])
+    if int(lane_tab[j, LANE_START]) <= lp < pos:  # an earlier byte of this lane
+        d = pos - lp
+        if d == rec_dist[c] and d >= REC_MIN:
+            if d == lane_tab[j, LANE_REC_CAND]:
+                lane_tab[j, LANE_REC_HITS] += 1
+                if lane_tab[j, LANE_REC_HITS] >= REC_CONFIRM:
+                    lane_tab[j, LANE_REC_LEN] = d
+            else:
+                lane_tab[j, LANE_REC_CAND], lane_tab[j, LANE_REC_HITS] = d, 1
+        rec_dist[c] = d
+    rec_last[c] = pos
     if c == NEWLINE:
         lane_tab[j, LANE_PREV_LINE] = lane_tab[j, LANE_LINE]
         lane_tab[j, LANE_LINE] = pos + 1
@@ -564,6 +627,7 @@ def code_byte(mode, j, sym, frow, st):
     weights, w_final, rows, outs = st.weights, st.w_final, st.mixer_row, st.mixer_out
     apm, knots, regs, out, blob = st.apm, st.apm_knot, st.regs, st.out, st.blob
     cfg, ctx_hash, cum = st.cfg, st.ctx_hash, st.cum
+    sm, nex = st.sm, st.nex
     nh = slot.shape[0]
     mask, limit = int(cfg[CFG_HASH_MASK]), int(cfg[CFG_LIMIT])
     lr, arate = int(cfg[CFG_LR]), int(cfg[CFG_APM_RATE])
@@ -585,7 +649,7 @@ def code_byte(mode, j, sym, frow, st):
         if bp == 0 or bp == 4:
             found, nib = _select_buckets(ht, ctx_hash, slot, c0, mask), 1
         # inputs
-        _counter_inputs(x, stt, t0, t1, ht, slot, c0, c1, nib)
+        _counter_inputs(x, stt, t0, t1, ht, sm, slot, c0, c1, nib)
         midx, ms = _match_input(x, stt, match_sm, nh, bp, c0, mlen, eb, mb)
         x[IN_CONTEXTS + nh + 1] = stt[_transformer_p(cum, total, bp, c0)]
         # mixing and APM refinement
@@ -595,14 +659,14 @@ def code_byte(mode, j, sym, frow, st):
         # coding
         bit = _code_bit(mode, (sym >> (7 - bp)) & 1, p, regs, out, blob)
         # learning
-        _learn_counters(t0, t1, ht, slot, match_sm, rates, bit, c0, c1, nib, midx, limit)
+        _learn_counters(t0, t1, ht, sm, nex, slot, match_sm, rates, bit, c0, c1, nib, midx, limit)
         _learn_mixers(weights, w_final, rows, x, outs, sq, bit, pm, c0, lr)
         for k in range(N_APMS):
             _train_apm(apm, knots[k], bit, arate)
         c0 = (c0 << 1) | bit
         nib = (nib << 1) | bit
     c = c0 & 255
-    _end_byte(data, known, lane_tab, j, pos, c, mlen, eb)
+    _end_byte(data, known, lane_tab, j, pos, c, mlen, eb, st.rec_last, st.rec_dist)
     return c
 
 

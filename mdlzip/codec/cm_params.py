@@ -16,8 +16,9 @@ MAX_ORDER = 32
 WORD = 100       # the current word (letters, case-folded, and bytes >= 128) with the last byte
 WORD_PAIR = 101  # the current word with the previous word
 COLUMN = 102     # the byte above (same column of the previous line), the column and the last byte
+RECORD = 103     # the bytes one and two records back (record length detected from repeats), the length
 KINDS = {**{str(o): o for o in range(1, MAX_ORDER + 1)}, "word": WORD, "word_pair": WORD_PAIR,
-         "column": COLUMN}  # name in the archive JSON -> kernel code
+         "column": COLUMN, "record": RECORD}  # name in the archive JSON -> kernel code
 MAX_CONTEXTS = 16  # at most this many hashed context kinds
 
 MAX_STATE_BYTES = 1 << 30  # a reader refuses parameters whose tables need more
@@ -29,15 +30,15 @@ class MixParams:
     hash_bits: int = 24          # log2 of the hashed context slots (4 bytes each)
     match_bits: int = 22         # log2 of the match table buckets (2 positions of 4 bytes each)
     match_min: int = 6           # bytes of context a match must share (2..8)
-    contexts: tuple[str, ...] = ("2", "3", "4", "6", "word", "word_pair", "column")  # hashed context kinds
-    limit: int = 30              # counters adapt at rate 1/(n+1.5) with n capped here (1..1023)
+    contexts: tuple[str, ...] = ("2", "3", "4", "6", "word", "word_pair", "column", "record")  # hashed context kinds
+    limit: int = 30              # counters adapt at rate 1/(n+1.5) with n capped here (1..255: a slot holds 8 bits of n)
     lr: int = 9                  # mixer learning rate (weight step x * err * lr >> 14)
     apm_rate: int = 6            # APM step 2^-apm_rate
 
     def __post_init__(self):
         object.__setattr__(self, "contexts", tuple(self.contexts))
         checks = {"hash_bits": (12, 28), "match_bits": (8, 26), "match_min": (2, 8),
-                  "limit": (1, 1023), "lr": (1, 1024), "apm_rate": (1, 15)}
+                  "limit": (1, 255), "lr": (1, 1024), "apm_rate": (1, 15)}
         for name, (lo, hi) in checks.items():
             v = getattr(self, name)
             if type(v) is not int or not lo <= v <= hi:
@@ -49,16 +50,18 @@ class MixParams:
         if self.state_bytes() > MAX_STATE_BYTES:
             raise ValueError(f"MixParams need {self.state_bytes()} bytes of tables, over {MAX_STATE_BYTES}")
 
-    @classmethod
-    def for_size(cls, n_bytes: int) -> MixParams:
-        """The defaults, with tables no larger than an input of `n_bytes` can fill."""
-        bits = max(1, n_bytes).bit_length()
-        return cls(hash_bits=min(cls.hash_bits, max(16, bits + 1)), match_bits=min(cls.match_bits, max(12, bits - 1)))
+    def sized_for(self, n_bytes: int) -> MixParams:
+        """These parameters with tables no larger than an input of `n_bytes` can fill: a byte
+        touches two buckets (16 slots each) per context, and files one match position."""
+        slots = 2 * 16 * len(self.contexts) * max(1, n_bytes)
+        return dataclasses.replace(self, hash_bits=min(self.hash_bits, max(16, (slots - 1).bit_length())),
+                                   match_bits=min(self.match_bits, max(12, max(1, n_bytes).bit_length() - 1)))
 
     def state_bytes(self) -> int:
-        """Bytes of the fixed-size tables (the per-file arrays come on top: 2 bytes per byte)."""
+        """Bytes of the fixed-size tables (the per-file arrays come on top: 2 bytes per byte):
+        hashed slots, match table, APMs, order-0/1 counters, state maps."""
         return 4 * (1 << self.hash_bits) + 8 * (1 << self.match_bits) + 2 * 33 * (256 + 2 * 65536) \
-            + 4 * 65792
+            + 4 * 65792 + 4 * 256 * len(self.contexts)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -5,7 +5,9 @@ chosen by the partial byte, by match state / context hits / bit position, by the
 by the byte before it; their outputs combined by a final mixer selected by the partial byte) combine
 the stretched predictions of: a bias, direct order-0 and order-1 counters, hashed contexts (orders
 1..32 of the lane's own history, the current word with the last byte, the current word with the
-previous word, the byte above in the previous line with the column and the last byte), a match model
+previous word, the byte above in the previous line with the column and the last byte, the bytes one
+and two records back under a record length detected from repeats), each seen through a direct
+counter and through its bit history's state map, a match model
 (the byte that followed the longest recent occurrence of the last `match_min` bytes, with a strength
 learned per match length), and the transformer's probability of the bit (its frequencies summed over
 the two halves of the current subtree). Three APMs (order 0, order 1, hashed order 2) refine the
@@ -24,6 +26,7 @@ from tqdm import tqdm
 
 from ..errors import FormatError
 from . import cm_kernel as K
+from . import bit_history as BH
 from .cm_params import KINDS, MixParams
 from .layout import lane_layout
 
@@ -31,6 +34,9 @@ SQUASH = K.squash_table()
 STRETCH = K.stretch_table(SQUASH)
 RATES = K.rate_table()
 DEFAULT_PARAMS = MixParams()  # frozen, so safe as the argument default
+# a state map's counters start at the state's own estimate (n1 + 1/2) / (n0 + n1 + 1), count 0
+SM_INIT = np.zeros(256, np.uint32)
+SM_INIT[:BH.N_STATES] = ((2 * BH.COUNTS[:, 1] + 1) * (1 << 21) // (BH.COUNTS.sum(axis=1) + 1)) << K.COUNT_BITS
 
 
 def _apm_init() -> np.ndarray:
@@ -77,7 +83,8 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
     return K.State(
         data=np.zeros(n, np.uint8), known=np.zeros(n, np.uint8), lane_tab=lane_tab,
         t0=counters(256), t1=counters(65536),
-        ht=counters(1 << p.hash_bits),  # COUNTER_INIT in slot 0 is above any 16-bit check: no bucket yet
+        ht=np.full(1 << p.hash_bits, K.SLOT_INIT, np.uint32), sm=np.tile(SM_INIT, nh), nex=BH.NEXT,
+        rec_last=np.full(256, -1, np.int64), rec_dist=np.zeros(256, np.int64),
         match_tab=np.zeros(K.MATCH_WAYS << p.match_bits, np.int32),
         match_sm=counters(2 * K.MATCH_BUCKETS),
         weights=weights, w_final=np.full((256, K.N_MIXERS), K.WEIGHT_INIT, np.int32),
