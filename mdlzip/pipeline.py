@@ -53,6 +53,9 @@ def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: f
            alpha_auto: bool = False, device: str = "auto", threads: int | None = None,
            progress: bool = False) -> Encoded:
     """Code `data` by `plan`: NEURAL with `pure`; else CM, and MIXED if `with_model`."""
+    if not pure and plan.mixer_alternatives and data:
+        from .codec.mixer import choose_params
+        plan = replace(plan, mixer=choose_params(data, (plan.mixer, *plan.mixer_alternatives)))
     if not pure and not with_model:
         t0 = time.perf_counter()
         return Encoded({Method.CM: cm_sections(data, plan, progress)}, None, 0.0, time.perf_counter() - t0, "cpu")

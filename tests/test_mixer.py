@@ -1,6 +1,7 @@
 """The context-mixing coder kernel: round trips in lanes, transformer input, params, robustness."""
 from __future__ import annotations
 
+import dataclasses
 import lzma
 import os
 import subprocess
@@ -16,6 +17,7 @@ from mdlzip.codec.layout import lane_layout
 from mdlzip.codec.mixer import (
     MixDecoder,
     MixEncoder,
+    choose_params,
     decode_adaptive,
     encode_adaptive,
 )
@@ -184,3 +186,12 @@ def test_pure_python_semantics_equal_jit():
     out = subprocess.run([sys.executable, "-c", code], input=data, env=env, capture_output=True,
                          check=True, timeout=120).stdout
     assert bytes.fromhex(out.decode()) == encode_adaptive(data, 2, SMALL, block=3)
+
+
+def test_choose_params_keeps_the_candidate_that_measured_smaller():
+    data = _text(6000)
+    weak = dataclasses.replace(SMALL, contexts=("1",))
+    sizes = {p: len(encode_adaptive(data, 1, p)) for p in (weak, SMALL)}
+    assert sizes[SMALL] < sizes[weak]
+    assert choose_params(data, [weak, SMALL]) == SMALL == choose_params(data, [SMALL, weak])
+    assert choose_params(data, [weak]) == weak  # one candidate: nothing to measure

@@ -31,7 +31,7 @@ class MixParams:
     match_bits: int = 22         # log2 of the match table buckets (2 positions of 4 bytes each)
     match_min: int = 6           # bytes of context a match must share (2..8)
     contexts: tuple[str, ...] = ("2", "3", "4", "6", "word", "word_pair", "column", "record")  # hashed context kinds
-    limit: int = 30              # counters adapt at rate 1/(n+1.5) with n capped here (1..255: a slot holds 8 bits of n)
+    limit: int = 255             # counters adapt at rate 1/(n+1.5) with n capped here (1..255: a slot holds 8 bits of n)
     lr: int = 9                  # mixer learning rate (weight step x * err * lr >> 14)
     apm_rate: int = 6            # APM step 2^-apm_rate
 

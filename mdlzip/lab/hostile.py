@@ -66,7 +66,8 @@ def crafted(seed: int = 0) -> dict[str, bytes]:
         "nested-json-config": _archive(Method.CM, 10, [(Section.CONFIG, b"[" * 100_000 + b"]" * 100_000),
                                                        (Section.DATA, b"\0" * 8)]),
         "nested-json-in-mixer": _archive(Method.CM, 10, [
-            (Section.CONFIG, mix_config(1, 1, small).replace(b'"limit":30', b'"limit":' + b"[" * 5000 + b"]" * 5000)),
+            (Section.CONFIG, mix_config(1, 1, small).replace(b'"limit":%d' % small.limit,
+                                                             b'"limit":' + b"[" * 5000 + b"]" * 5000)),
             (Section.DATA, b"\0" * 8)]),
         "zstd-2^34": _archive(Method.ZSTD, 1 << 34, [(Section.PAYLOAD, rng.bytes(64))]),
         "zstd-2^40": _archive(Method.ZSTD, 1 << 40, [(Section.PAYLOAD, rng.bytes(64))]),
