@@ -25,8 +25,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import FormatError
-from . import cm_kernel as K
 from . import bit_history as BH
+from . import cm_kernel as K
 from .cm_params import KINDS, MixParams
 from .layout import lane_layout
 
