@@ -37,7 +37,7 @@ class Level:
     regularizer: str = "magnitude"  # sparsity method (training/regularizers.py)
     alpha_bits: float = 10.0  # penalty strength in data bits per weight: alpha = alpha_bits * ln 2 / input bytes
     model_min_bytes: int = MODEL_MIN_BYTES  # the smallest input on which the level trains a model for mixing
-    mixer: MixParams = MixParams(hash_bits=25)  # the adaptive statistics at their largest (sized down for small inputs)
+    mixer: MixParams = MixParams(hash_bits=26)  # the adaptive statistics at their largest (sized down for small inputs)
     mixer_alternatives: tuple[str, ...] = ("long",)  # other context sets (CONTEXT_SETS) tried on a sample of the input
 
 
@@ -47,9 +47,9 @@ class Level:
 CONTEXT_SETS = {"long": ("2", "3", "4", "6", "8", "12", "16", "20", "24", "column", "record")}
 
 # The adaptive statistics by level (README "Levels" has their measured size and speed): levels 1-2 hash
-# 5 context kinds into 16 MiB of slots, 3-5 seven kinds into 64 MiB, 6 all eight into 128 MiB and
-# 7-9 into 256 MiB (on 1 MiB of text, each doubling of the slots measured 0.2-0.6 % smaller).
-LARGE_MIXER = MixParams(hash_bits=26)
+# 5 context kinds into 16 MiB of slots, 3-5 seven kinds into 64 MiB, 6-9 nine kinds into 256 MiB (on
+# 1 MiB of text each doubling of the slots measured 0.2-0.6 % smaller; on the 4 MB bible 128 -> 256 MiB
+# 0.4 %). Every table is sized down to what the input can fill (MixParams.sized_for).
 FAST_MIXER = MixParams(hash_bits=22, contexts=("2", "3", "4", "word", "record"))  # tries no other set
 MIDDLE_MIXER = MixParams(hash_bits=24, contexts=("2", "3", "4", "6", "word", "column", "record"))
 
@@ -68,11 +68,11 @@ LEVELS: dict[int, Level] = {
     6: Level(n_layer=2, n_embd=64, block_size=128, epochs=8.0, sparsity=0.5, params_per_byte=0.25,
              regularizer="rl1", alpha_bits=30.0),  # measured: docs/regularizers.md
     7: Level(n_layer=2, n_embd=96, block_size=128, epochs=10.0, sparsity=0.5, params_per_byte=0.3,
-             model_min_bytes=0, mixer=LARGE_MIXER),
+             model_min_bytes=0),
     8: Level(n_layer=3, n_embd=128, block_size=256, epochs=10.0, sparsity=0.5, params_per_byte=0.35,
-             model_min_bytes=0, mixer=LARGE_MIXER),
+             model_min_bytes=0),
     9: Level(n_layer=4, n_embd=128, block_size=256, epochs=16.0, sparsity=0.5, params_per_byte=0.4,
-             model_min_bytes=0, mixer=LARGE_MIXER),
+             model_min_bytes=0),
 }
 
 

@@ -29,8 +29,8 @@ class MixParams:
     """Model sizes and rates. Stored in the archive (as `to_dict()`); defaults are the tuned ones."""
     hash_bits: int = 24          # log2 of the hashed context slots (4 bytes each)
     match_bits: int = 22         # log2 of the match table buckets (2 positions of 4 bytes each)
-    match_min: int = 6           # bytes of context a match must share (2..8)
-    contexts: tuple[str, ...] = ("2", "3", "4", "6", "word", "word_pair", "column", "record")  # hashed context kinds
+    match_min: int = 8           # bytes of context a match must share (2..8)
+    contexts: tuple[str, ...] = ("2", "3", "4", "6", "8", "word", "word_pair", "column", "record")  # hashed kinds
     limit: int = 255             # counters adapt at rate 1/(n+1.5) with n capped here (1..255: a slot holds 8 bits of n)
     lr: int = 9                  # mixer learning rate (weight step x * err * lr >> 14)
     apm_rate: int = 6            # APM step 2^-apm_rate
@@ -51,9 +51,10 @@ class MixParams:
             raise ValueError(f"MixParams need {self.state_bytes()} bytes of tables, over {MAX_STATE_BYTES}")
 
     def sized_for(self, n_bytes: int) -> MixParams:
-        """These parameters with tables no larger than an input of `n_bytes` can fill: a byte
-        touches two buckets (16 slots each) per context, and files one match position."""
-        slots = 2 * 16 * len(self.contexts) * max(1, n_bytes)
+        """These parameters with tables no larger than an input of `n_bytes` is likely to fill: a
+        byte touches two buckets (16 slots each) per context, new at high orders and mostly seen
+        before at low ones (so one bucket a context a byte), and files one match position."""
+        slots = 16 * len(self.contexts) * max(1, n_bytes)
         return dataclasses.replace(self, hash_bits=min(self.hash_bits, max(16, (slots - 1).bit_length())),
                                    match_bits=min(self.match_bits, max(12, max(1, n_bytes).bit_length() - 1)))
 
