@@ -267,7 +267,7 @@ def choose_params(data: bytes, candidates) -> MixParams:
     if len(candidates) == 1:
         return candidates[0]
     sample = data[:CHOICE_SAMPLE]
-    sizes = [len(encode_adaptive(sample, 1, p)) for p in candidates]
+    sizes = [len(encode_adaptive(sample, 1, p.sized_for(len(sample)))) for p in candidates]  # tables for the sample
     return candidates[sizes.index(min(sizes))]
 
 
