@@ -67,7 +67,8 @@ REG_X2 = 1   # high end of the interval
 REG_X = 2    # decoder: the 32 code bits under the interval
 REG_OUT = 3  # encoder: next write position in `out`
 REG_IN = 4   # decoder: next read position in `blob`
-N_REGS = 5
+REG_CODED = 5  # bytes coded so far, all lanes (sets the mixers' learning rate, LR_START)
+N_REGS = 6
 
 # State.cfg: the MixParams as the kernel uses them
 CFG_HASH_MASK, CFG_MATCH_MASK, CFG_MATCH_MIN, CFG_LIMIT, CFG_LR, CFG_APM_RATE = range(6)
@@ -148,6 +149,8 @@ TRAIN_SHIFT = 14          # weight step: (x * err * lr) >> TRAIN_SHIFT, err = (b
 WEIGHT_MAX = (1 << 24) - 1  # weights are clamped to +-WEIGHT_MAX
 WEIGHT_INIT = 1 << 14     # initial weight (1/4) of every input but the bias (0), and of the final mixer
 WEIGHT_ONE = 1 << 16      # weight 1: a dataset block's mixers start with the transformer's input alone
+LR_START = 12             # the mixers learn at this rate at first, one less every 2^LR_DECAY_BITS bytes coded,
+LR_DECAY_BITS = 13        # down to `lr`: fast to find what matters, steady once it is found
 FINAL_LR = 2              # learning rate of the final mixer over the four mixers' outputs
 
 # APMs: per context 33 knots (16-bit probabilities) over the stretched input probability
@@ -630,7 +633,9 @@ def code_byte(mode, j, sym, frow, st):
     sm, nex = st.sm, st.nex
     nh = slot.shape[0]
     mask, limit = int(cfg[CFG_HASH_MASK]), int(cfg[CFG_LIMIT])
-    lr, arate = int(cfg[CFG_LR]), int(cfg[CFG_APM_RATE])
+    arate = int(cfg[CFG_APM_RATE])
+    lr = max(int(cfg[CFG_LR]), LR_START - (int(regs[REG_CODED]) >> LR_DECAY_BITS))
+    regs[REG_CODED] += 1
     # the byte's contexts
     s, sym = int(lane_tab[j, LANE_DONE]), int(sym)
     pos = int(lane_tab[j, LANE_START]) + s

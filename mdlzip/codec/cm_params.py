@@ -32,7 +32,7 @@ class MixParams:
     match_min: int = 8           # bytes of context a match must share (2..8)
     contexts: tuple[str, ...] = ("2", "3", "4", "6", "8", "word", "word_pair", "column", "record")  # hashed kinds
     limit: int = 255             # counters adapt at rate 1/(n+1.5) with n capped here (1..255: a slot holds 8 bits of n)
-    lr: int = 9                  # mixer learning rate (weight step x * err * lr >> 14)
+    lr: int = 6                  # mixer learning rate (weight step x * err * lr >> 14), after a faster start
     apm_rate: int = 6            # APM step 2^-apm_rate
 
     def __post_init__(self):
