@@ -68,7 +68,7 @@ def test_info_checks_as_decoding_does_and_shows_the_memory_needed(crafted_files)
 def test_a_cm_config_that_decoding_rejects_is_rejected_by_info():
     good = mdlzip.compress(b"some text " * 50, fallback=False)
     a = unpack(good)
-    config = a.sections[Section.CONFIG].replace(b'"lr":9', b'"lr":0')
+    config = a.sections[Section.CONFIG].replace(b'"lr":%d' % MixParams().lr, b'"lr":0')
     assert config != a.sections[Section.CONFIG]
     bad = pack_declared(a.method, a.original_size, a.original_crc,
                         [(Section.CONFIG, config), (Section.DATA, a.sections[Section.DATA])])
