@@ -24,7 +24,7 @@ from . import classical, container, members, memory, modelfile, records, runtime
 from .codec.layout import starts_of
 from .container import Method, Section
 from .errors import ChecksumError, FormatError, MdlzipError, ModelFileError, OptionError
-from .levels import DEFAULT_LEVEL, LEVELS, check_level, settings
+from .levels import DEFAULT_LEVEL, check_level, settings
 from .options import CompressOptions, DecompressOptions
 
 MAX_CONTEXT = 512  # longest model context for records (the attention's cost grows with it)
@@ -184,7 +184,7 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
     the_cut = _cut_of(items, records_kind, block_size)
     plan = settings(check_level(level), len(the_cut.data), **opts.train_overrides())
     blocks = [lengths for _, lengths in the_cut.blocks()]
-    params = LEVELS[plan.level].mixer.sized_for(max([int(ls.sum()) for ls in blocks] or [1]))
+    params = plan.mixer.sized_for(max([int(ls.sum()) for ls in blocks] or [1]))  # a block's tables
     lanes = max([int((ls > 0).sum()) for ls in blocks] or [1])
     with_model = external is not None or (opts.model is not False and bool(the_cut.data))
     bar = tqdm(total=len(the_cut.data) * (2 if with_model else 1), desc="coding", unit="B", unit_scale=True,

@@ -254,16 +254,21 @@ def _mix32(x):
 
 
 @njit(cache=True, inline="always")
-def _update(t, i, bit, rates, limit):
-    """Counter t[i]: move its probability toward bit by rates[n] / 2^16, then n += 1 up to limit."""
-    v = int(t[i])
-    p, n = v >> COUNT_BITS, v & COUNT_MASK
+def _adapt(p, n, bit, rates, limit, p_max):
+    """(p, n) after a bit: probability p (of p_max) moved toward bit by rates[n] / 2^16, then
+    n += 1 up to limit. The rule of every counter and slot."""
     if bit:
-        p += ((P22_MAX - p) * int(rates[n])) >> RATE_BITS
+        p += ((p_max - p) * int(rates[n])) >> RATE_BITS
     else:
         p -= (p * int(rates[n])) >> RATE_BITS
-    if n < limit:
-        n += 1
+    return p, (n + 1 if n < limit else n)
+
+
+@njit(cache=True, inline="always")
+def _update(t, i, bit, rates, limit):
+    """Counter t[i]: its 22-bit probability and 10-bit count after a bit (_adapt)."""
+    v = int(t[i])
+    p, n = _adapt(v >> COUNT_BITS, v & COUNT_MASK, bit, rates, limit, P22_MAX)
     t[i] = (p << COUNT_BITS) | n
 
 
@@ -291,17 +296,13 @@ def _bucket(ht, h, c0, mask):
 
 @njit(cache=True, inline="always")
 def _update_slot(ht, i, bit, rates, limit, nex):
-    """Slot ht[i]: its probability moves toward bit by rates[n] / 2^16, n += 1 up to limit, and its
-    bit history takes the bit."""
+    """Slot ht[i]: its 16-bit probability and 8-bit count after a bit (_adapt), and its bit history
+    takes the bit; returns the bit-history state it had (the one its state map learns)."""
     v = int(ht[i])
-    p, n, h = v >> SLOT_P_SHIFT, (v >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK, v & SLOT_STATE_MASK
-    if bit:
-        p += ((SLOT_P_MAX - p) * int(rates[n])) >> RATE_BITS
-    else:
-        p -= (p * int(rates[n])) >> RATE_BITS
-    if n < limit:
-        n += 1
+    h = v & SLOT_STATE_MASK
+    p, n = _adapt(v >> SLOT_P_SHIFT, (v >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK, bit, rates, limit, SLOT_P_MAX)
     ht[i] = (p << SLOT_P_SHIFT) | (n << SLOT_COUNT_SHIFT) | int(nex[2 * h + bit])
+    return h
 
 
 @njit(cache=True, inline="always")
@@ -565,8 +566,8 @@ def _learn_counters(t0, t1, ht, sm, nex, slot, match_sm, rates, bit, c0, c1, nib
     _update(t0, c0, bit, rates, limit)
     _update(t1, (c1 << 8) | c0, bit, rates, limit)
     for i in range(slot.shape[0]):
-        _update(sm, i * 256 + (int(ht[slot[i] + nib]) & SLOT_STATE_MASK), bit, rates, SM_LIMIT)
-        _update_slot(ht, slot[i] + nib, bit, rates, limit, nex)
+        h = _update_slot(ht, slot[i] + nib, bit, rates, limit, nex)
+        _update(sm, i * 256 + h, bit, rates, SM_LIMIT)
     if midx >= 0:
         _update(match_sm, midx, bit, rates, MATCH_STRENGTH_LIMIT)
 
@@ -586,7 +587,7 @@ def _learn_mixers(weights, w_final, rows, x, outs, squash, bit, pm, c0, lr):
 @njit(cache=True, inline="always")
 def _end_byte(data, known, lane_tab, j, pos, c, mlen, eb, rec_last, rec_dist):
     """Lane j coded byte c at pos: store it, advance the lane, extend or end its match (mlen, eb
-    as before the byte), track line starts and the word hashes."""
+    as before the byte), track line starts, the word hashes and the record length (FORMAT.md 4.4.2)."""
     data[pos] = c
     known[pos] = 1
     lane_tab[j, LANE_DONE] += 1
