@@ -114,16 +114,29 @@ def test_train_and_dash_m_from_the_command_line(tmp_path):
     assert run("train", "-o", "m.mdlm", "a.log", cwd=tmp_path).returncode == 1  # exists: -f overwrites
 
 
-def test_torch_and_numba_steps_decode_alike(one_thread, tiny_qmodel, monkeypatch):
+def test_the_three_model_paths_code_alike(one_thread, tiny_qmodel, monkeypatch):
+    """The numba stepper coding with the coder in one call, the batched stepper (one product per
+    matrix per step) and the torch model a GPU runs, here on the CPU: the same bits, decoded alike,
+    in a dataset's record lanes and in the lanes of one input."""
     from mdlzip.codec.cm_params import MixParams
+    from mdlzip.codec.layout import lane_layout
+    from mdlzip.models import exact_batched
     from mdlzip.models.exact import ExactByteGPT
 
     model, params = ExactByteGPT(tiny_qmodel), MixParams(hash_bits=16, match_bits=12)
     data = log_lines(6, seed=4)
     lengths = np.array([len(x) for x in data.splitlines(keepends=True)])
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    blob = mixed.encode_lanes(model, data, starts, lengths, 32, params, dataset_block=True)
-    assert mixed.decode_lanes(model, blob, starts, lengths, 32, params, dataset_block=True) == data
-    monkeypatch.setattr(mixed, "_numba_steps", lambda m: False)  # the torch path a GPU takes, here on the CPU
-    assert mixed.encode_lanes(model, data, starts, lengths, 32, params, dataset_block=True) == blob
-    assert mixed.decode_lanes(model, blob, starts, lengths, 32, params, dataset_block=True) == data
+    records = (np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    for (starts, lens), dataset_block in ((records, True), (lane_layout(len(data), 32, 12), False)):
+        code = lambda: mixed.encode_lanes(model, data, starts, lens, 32, params, dataset_block=dataset_block)
+        blob = code()
+        for path in ("batched", "torch"):
+            if path == "batched":
+                monkeypatch.setattr(exact_batched, "BATCH_MIN", 1)
+            else:
+                monkeypatch.setattr(mixed, "_numba_steps", lambda m: False)
+            assert mixed._batched(model, lens) == (path == "batched")
+            assert code() == blob, path
+            assert mixed.decode_lanes(model, blob, starts, lens, 32, params, dataset_block=dataset_block) == data
+            monkeypatch.undo()
+        assert mixed.decode_lanes(model, blob, starts, lens, 32, params, dataset_block=dataset_block) == data

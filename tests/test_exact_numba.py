@@ -1,4 +1,6 @@
-"""The numba stepper computes exactly the frequencies of ExactByteGPT, row by row at any positions."""
+"""The numba steppers compute exactly the frequencies of ExactByteGPT, row by row at any positions:
+one row at a time (ExactStepper) and all rows' matrix products at once (BatchedStepper, here at
+every row count)."""
 from __future__ import annotations
 
 import math
@@ -11,6 +13,8 @@ import torch
 from conftest import calibrated as tiny_model
 
 from mdlzip.models.exact import ExactByteGPT, chunk_inputs
+from mdlzip.models import exact_batched
+from mdlzip.models.exact_batched import BatchedStepper
 from mdlzip.models.exact_numba import ExactStepper
 from mdlzip.models.stored import QuantizedModel
 from mdlzip.models.transformer import BOS, ByteGPTConfig
@@ -64,15 +68,24 @@ def qmodel(request) -> QuantizedModel:
     return MODELS[request.param]()
 
 
+@pytest.fixture(params=["row", "batched"])
+def Stepper(request, monkeypatch):
+    """The stepper under test; the batched one takes its batched path however few rows step."""
+    if request.param == "row":
+        return ExactStepper
+    monkeypatch.setattr(exact_batched, "BATCH_MIN", 1)
+    return BatchedStepper
+
+
 def test_models_reach_the_cases_they_are_for():
     assert ExactByteGPT(wide_sums()).layers[0]["out"].dtype == torch.float64
     assert all(layer["att"] == ATT_EDGE for layer in ExactByteGPT(boundary_scales()).layers)
 
 
-def test_blocks_equal_exact(qmodel):
+def test_blocks_equal_exact(qmodel, Stepper):
     """Every row through whole blocks, reset at the block boundary, against a full pass."""
     exact, T, rows = ExactByteGPT(qmodel), qmodel.cfg.block_size, 16
-    stepper = ExactStepper(qmodel, rows)
+    stepper = Stepper(qmodel, rows)
     gen = torch.Generator().manual_seed(1)
     for block in range(2):
         inputs = chunk_inputs(torch.randint(0, 256, (rows, T), generator=gen))
@@ -89,7 +102,7 @@ def single_row(exact: ExactByteGPT, inputs: list[int]) -> np.ndarray:
     return np.stack([exact.forward(torch.tensor([[x]]), cache)[0, 0].numpy() for x in inputs])
 
 
-def test_rows_at_their_own_positions(qmodel):
+def test_rows_at_their_own_positions(qmodel, Stepper):
     """Rows advance in random subsets and orders, through chunks of random lengths (reset when a
     chunk ends, full or short), each against its own single-row ExactByteGPT."""
     exact, T, rows = ExactByteGPT(qmodel), qmodel.cfg.block_size, 4
@@ -99,7 +112,7 @@ def test_rows_at_their_own_positions(qmodel):
     expected = [np.concatenate([single_row(exact, c) for c in row]) for row in chunks]
     todo = [[x for c in row for x in [None] + c] for row in chunks]  # None: reset here
     got = [[] for _ in range(rows)]
-    stepper = ExactStepper(qmodel, rows)
+    stepper = Stepper(qmodel, rows)
     while pending := [r for r in range(rows) if todo[r]]:
         active = rng.permutation(pending)[:rng.integers(1, len(pending) + 1)]
         for r in active:
@@ -113,9 +126,9 @@ def test_rows_at_their_own_positions(qmodel):
         assert np.array_equal(np.stack(got[r]), expected[r]), f"row {r}"
 
 
-def test_refused_steps_change_nothing():
+def test_refused_steps_change_nothing(Stepper):
     qm = calibrated(ByteGPTConfig(block_size=4, n_layer=1, n_head=2, n_embd=8))
-    stepper = ExactStepper(qm, 3)
+    stepper = Stepper(qm, 3)
     for t in range(4):
         stepper.step([BOS if t == 0 else 7] * 2, [0, 2])
     for inputs, rows, error in (([1, 1], [1, 0], ValueError),  # row 0 is at the end of its block
@@ -130,3 +143,18 @@ def test_refused_steps_change_nothing():
     exact = ExactByteGPT(qm)
     expected = exact.forward(torch.tensor([[BOS]] * 2), exact.new_cache(2))[:, 0].numpy()
     assert np.array_equal(stepper.step([BOS, BOS], [0, 1]), expected)
+
+
+def test_batched_products_stay_float32_exact():
+    """A caller's lowered float32 matmul precision (bf16 or TF32 inside the products) is held at
+    "highest" while the batched stepper multiplies, and given back after."""
+    qm, rows = MODELS["tiny"](), exact_batched.BATCH_MIN
+    exact = ExactByteGPT(qm)
+    expected = exact.forward(torch.full((rows, 1), BOS), exact.new_cache(rows))[:, 0].numpy()
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("medium")
+    try:
+        assert np.array_equal(BatchedStepper(qm, rows).step([BOS] * rows), expected)
+        assert torch.get_float32_matmul_precision() == "medium"
+    finally:
+        torch.set_float32_matmul_precision(before)

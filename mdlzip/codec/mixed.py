@@ -6,9 +6,10 @@ The input is cut into chunks of the model's context length and the chunks into `
 contiguous runs (`layout.lane_layout`). All lanes advance in lockstep, one byte per step, lane
 order within a step; the transformer restarts its context at every chunk boundary, which falls
 on the same step in every lane, so a "chunk row" (chunk k of every lane) is one batch for the
-model. Encoder and decoder take their model distributions from the numba stepper on the CPU
-(models/exact_numba.py, stepped with the coder in one call: model_kernel.py) or from
-`arith.next_byte_freqs` on a device, bit-identical either way, and share the adaptive state
+model. Encoder and decoder take their model distributions on the CPU from the batched stepper where
+many lanes step (models/exact_batched.py: one matrix product per step for all lanes), else from
+the numba stepper (models/exact_numba.py, stepped with the coder in one call: model_kernel.py),
+and on a device from `arith.next_byte_freqs`, bit-identical every way, and share the adaptive state
 through the one coder in `mixer`, in exactly this order.
 """
 from __future__ import annotations
@@ -41,7 +42,9 @@ def encode_lanes(model: ExactByteGPT, data: bytes, lane_start: np.ndarray, lane_
     arr = np.frombuffer(data, dtype=np.uint8)
     enc = MixEncoder(lane_start, lane_len, params, short_end=dataset_block, trust_model=dataset_block)
     bar = tqdm(total=len(arr), desc="coding", unit="B", unit_scale=True, disable=not progress, leave=False)
-    if _numba_steps(model):
+    if _batched(model, lane_len):
+        _code_batched(enc, model, arr, block, bar)
+    elif _numba_steps(model):
         enc.run_steps(_model_steps(enc, model, arr, block), bar)
     else:  # the whole chunk row at once on the device, its frequencies handed to the coder step by step
         for row, starts, lengths in chunk_rows(lane_start, lane_len, block):
@@ -71,7 +74,9 @@ def decode_lanes(model: ExactByteGPT, blob: bytes, lane_start: np.ndarray, lane_
     dec = MixDecoder(blob, lane_start, lane_len, params, short_end=dataset_block, trust_model=dataset_block)
     bar = tqdm(total=int(lane_len.sum()), desc="decoding", unit="B", unit_scale=True, disable=not progress,
                leave=False)
-    if _numba_steps(model):
+    if _batched(model, lane_len):
+        _code_batched(dec, model, None, block, bar)
+    elif _numba_steps(model):
         dec.run_steps(_model_steps(dec, model, dec.state.data, block), bar)
     else:  # the torch model with its key/value cache, the whole chunk row per call
         for row, _, lengths in chunk_rows(lane_start, lane_len, block):
@@ -91,6 +96,39 @@ def decode_lanes(model: ExactByteGPT, blob: bytes, lane_start: np.ndarray, lane_
 def _numba_steps(model: ExactByteGPT) -> bool:
     """Whether the model runs in numba (on the CPU) rather than torch (on its device)."""
     return model.device.type == "cpu"
+
+
+def _batched(model: ExactByteGPT, lane_len: np.ndarray) -> bool:
+    """Whether enough lanes step on the CPU for one matrix product per step to pay (exact_batched)."""
+    from ..models.exact_batched import BATCH_MIN
+
+    return _numba_steps(model) and len(lane_len) >= BATCH_MIN
+
+
+def _code_batched(coder: MixEncoder | MixDecoder, model: ExactByteGPT, src: np.ndarray | None, block: int,
+                  bar: tqdm) -> None:
+    """Every step on the CPU with the batched stepper: the lanes with a byte left get the model's
+    frequencies (each lane's chunk restarts every `block` bytes: BOS first, then the lane's previous
+    byte), then the coder codes them in lane order. `src`: the bytes to encode (None: decode).
+    (Coding half the lanes on a second thread beside the model's step for the other half was
+    measured slower on 2 cores: the model's products and attention already use both.)"""
+    from ..models.exact_batched import BatchedStepper
+
+    stepper, lane_len = BatchedStepper(model, len(coder.lane_len)), coder.lane_len
+    lane_start, last = np.concatenate([[0], np.cumsum(lane_len)[:-1]]), np.zeros(len(lane_len), np.int64)
+    for step in range(int(lane_len.max())):
+        rows = np.flatnonzero(lane_len > step)
+        if step % block == 0:  # a new chunk in every lane: the model's context restarts
+            stepper.reset(rows)
+            freqs = stepper.step(np.full(len(rows), BOS), rows)
+        else:
+            freqs = stepper.step(last[rows], rows)
+        if src is None:
+            last[rows] = coder.decode_step(rows, freqs)
+        else:
+            last[rows] = src[lane_start[rows] + step]
+            coder.encode_step(rows, freqs, last[rows])
+        bar.update(len(rows))
 
 
 def _model_steps(coder: MixEncoder | MixDecoder, model: ExactByteGPT, src: np.ndarray, block: int):

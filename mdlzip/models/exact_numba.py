@@ -86,9 +86,10 @@ class ExactStepper:
         cfg = ex.cfg
         self.cfg, self.rows, self._w = cfg, rows, weights_of(ex)
         nl, nh, C, T = cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.block_size
-        # int8 caches (codes are within +-127); keys head-dim-major so that scores vectorize over positions
+        # int8 caches (codes are within +-127), head-dim-major: the scores vectorize over positions,
+        # and the weighted sums of values are sums over positions
         self._k = np.zeros((nl, rows, nh, C // nh, T), dtype=np.int8)
-        self._v = np.zeros((nl, rows, nh, T, C // nh), dtype=np.int8)
+        self._v = np.zeros((nl, rows, nh, C // nh, T), dtype=np.int8)
         self._pos = np.zeros(rows, dtype=np.int64)
         self._prev = np.full(rows, BOS, dtype=np.int64)
         self._all = np.arange(rows, dtype=np.int64)
@@ -146,79 +147,117 @@ def _norm(r, norm_mult, y):
 
 
 @njit(cache=True, nogil=True)
-def _step(inputs, rows, pos, prev, kc, vc, wte, wte2, wpe, attw, fc, fout, hidden, mult, att, head,
-          scalars, att_lut, out_lut, freqs):
-    """Advance rows[n] by inputs[n] and write its frequencies to freqs[n], for each n in order."""
-    n_layer, _, nh, hs, T = kc.shape
-    C = nh * hs
-    mhead, norm_mult, rmax = scalars[0], scalars[1], scalars[2]
-    att_last, out_last = att_lut.shape[0] - 1, out_lut.shape[0] - 1
-    for n in range(rows.shape[0]):  # checked before any row moves, so that a refused step changes nothing
+def _requant(acc, mult, lo, hi, out):
+    """out = clamp(round(acc * mult), lo, hi): a product's scale applied, onto the next grid."""
+    for c in range(out.shape[0]):
+        out[c] = min(max(np.rint(acc[c] * mult), lo), hi)
+
+
+@njit(cache=True, nogil=True)
+def _add_scaled(r, acc, mult, rmax):
+    """The residual stream's update: r = clamp(r + round(acc * mult), -rmax, rmax)."""
+    for c in range(r.shape[0]):
+        r[c] = min(max(r[c] + np.rint(acc[c] * mult), -rmax), rmax)
+
+
+@njit(cache=True, nogil=True)
+def _attend(acc_q, acc_k, acc_v, m, att, att_lut, K, V, t, o):
+    """One row's attention at position t: the q, k, v products (acc_*) onto their int8 grids, k and v
+    into the row's caches K and V (nh, hs, T) at t, and its output codes into o."""
+    nh, hs = K.shape[0], K.shape[1]
+    # scratch allocated here, not passed in: LLVM then knows it aliases nothing and vectorizes the loops
+    qv, s, a = np.empty(nh * hs), np.empty(t + 1, np.float32), np.empty(t + 1, np.int64)
+    att_last = att_lut.shape[0] - 1
+    _requant(acc_q, m[MQ], -127.0, 127.0, qv)
+    for c in range(nh * hs):
+        K[c // hs, c % hs, t] = np.int8(min(max(np.rint(acc_k[c] * m[MK]), -127.0), 127.0))
+        V[c // hs, c % hs, t] = np.int8(min(max(np.rint(acc_v[c] * m[MV]), -127.0), 127.0))
+    for hd in range(nh):
+        # the scores in float32 as exact.py computes them: integers below 2^21, exact there
+        s[:t + 1] = 0.0
+        for d in range(hs):
+            qd, Kd = np.float32(qv[hd * hs + d]), K[hd, d]
+            for j in range(t + 1):
+                s[j] += qd * np.float32(Kd[j])
+        smax = s[:t + 1].max()
+        total = 0
+        for j in range(t + 1):
+            # exact.py: (max - s) and its product with att are float32; the difference is an
+            # integer below 2^24, exact there; the product is rounded to float32 before floor
+            k = np.floor(np.float32(smax - s[j]) * att)
+            a[j] = np.int64(att_lut[att_last if k >= att_last else int(k)])  # k >= 0: the scales are positive
+            total += a[j]
+        _weighted_values(a, V[hd], t, m[MO], np.float64(total), o[hd * hs:(hd + 1) * hs])
+
+
+@njit(cache=True, nogil=True)
+def _weighted_values(a, V, t, mo, total, o):
+    """One head's output codes: o[d] = clamp(round(sum_j a[j] V[d, j] * mo / total)), j <= t. The sums are
+    integers below 2^35 (a <= 2^20, |v| <= 127, t < 2^14): exact in exact.py's float64 and in int64
+    here, where they vectorize in any order."""
+    for d in range(V.shape[0]):
+        Vd, ov = V[d], 0
+        for j in range(t + 1):
+            ov += a[j] * np.int64(Vd[j])
+        o[d] = min(max(np.rint(np.float64(ov) * mo / total), -127.0), 127.0)  # as exact.py: two roundings
+
+
+@njit(cache=True, nogil=True)
+def _out_freqs(logits, mhead, out_lut, freqs):
+    """The integer frequencies of the logits' exp table (ExactByteGPT.forward's last line)."""
+    out_last = out_lut.shape[0] - 1
+    lmax = logits.max()
+    for j in range(logits.shape[0]):
+        k = np.floor((np.float64(lmax) - logits[j]) * mhead)  # float64: the difference can pass 2^24
+        freqs[j] = out_lut[out_last if k >= out_last else int(k)]
+
+
+@njit(cache=True, nogil=True)
+def _check_rows(inputs, rows, pos, T):
+    """Refuse a step before any row moves: rows in range, inputs 0..BOS, no row at its block's end."""
+    for n in range(rows.shape[0]):
         if not 0 <= rows[n] < pos.shape[0]:
             raise IndexError("row out of range")
         if not 0 <= inputs[n] <= BOS:
             raise ValueError("input token out of range 0..256")
         if pos[rows[n]] >= T:
             raise ValueError("row at the end of its block: reset it first")
+
+
+@njit(cache=True, nogil=True)
+def _step(inputs, rows, pos, prev, kc, vc, wte, wte2, wpe, attw, fc, fout, hidden, mult, att, head,
+          scalars, att_lut, out_lut, freqs):
+    """Advance rows[n] by inputs[n] and write its frequencies to freqs[n], for each n in order."""
+    n_layer, _, nh, hs, T = kc.shape
+    C = nh * hs
+    mhead, norm_mult, rmax = scalars[0], scalars[1], scalars[2]
+    _check_rows(inputs, rows, pos, T)
     wt = head.dtype  # the matrix products' inputs and sums: integers, exact in this type
-    r, qv = np.empty(C), np.empty(C)
+    r = np.empty(C)
     y, o, h = np.empty(C, wt), np.empty(C, wt), np.empty(fc.shape[2], wt)
-    acc = np.empty(max(C, fc.shape[2], head.shape[1]), wt)
-    s, a, ov = np.empty(T), np.empty(T), np.empty(hs)
+    acc, acc_k, acc_v = np.empty(max(C, fc.shape[2], head.shape[1]), wt), np.empty(C, wt), np.empty(C, wt)
     for n in range(rows.shape[0]):
         b, x = rows[n], inputs[n]
         t = pos[b]
         for c in range(C):
             r[c] = wte[x, c] + wte2[prev[b], c] + wpe[t, c]
         for li in range(n_layer):
-            m, K, V = mult[li], kc[li, b], vc[li, b]
+            m = mult[li]
             _norm(r, norm_mult, y)
             _matvec(y, attw[li, 0], acc[:C])
-            for c in range(C):
-                qv[c] = min(max(np.rint(acc[c] * m[MQ]), -127.0), 127.0)
-            _matvec(y, attw[li, 1], acc[:C])
-            for c in range(C):
-                K[c // hs, c % hs, t] = np.int8(min(max(np.rint(acc[c] * m[MK]), -127.0), 127.0))
-            _matvec(y, attw[li, 2], acc[:C])
-            for c in range(C):
-                V[c // hs, t, c % hs] = np.int8(min(max(np.rint(acc[c] * m[MV]), -127.0), 127.0))
-            for hd in range(nh):
-                s[:t + 1] = 0.0
-                for d in range(hs):
-                    qd = qv[hd * hs + d]
-                    for j in range(t + 1):
-                        s[j] += qd * K[hd, d, j]
-                smax = s[:t + 1].max()
-                total = 0.0
-                for j in range(t + 1):
-                    # exact.py: (max - s) and its product with att are float32; the difference is an
-                    # integer below 2^24, exact there; the product is rounded to float32 before floor
-                    k = np.floor(np.float32(smax - s[j]) * att[li])
-                    a[j] = att_lut[att_last if k >= att_last else int(k)]  # k >= 0: the scales are positive
-                    total += a[j]
-                ov[:] = 0.0
-                for j in range(t + 1):
-                    aj = a[j]
-                    for d in range(hs):
-                        ov[d] += aj * V[hd, j, d]
-                for d in range(hs):
-                    o[hd * hs + d] = min(max(np.rint(ov[d] * m[MO] / total), -127.0), 127.0)
+            _matvec(y, attw[li, 1], acc_k)
+            _matvec(y, attw[li, 2], acc_v)
+            _attend(acc[:C], acc_k, acc_v, m, att[li], att_lut, kc[li, b], vc[li, b], t, o)
             _matvec(o, attw[li, 3], acc[:C])
-            for c in range(C):
-                r[c] = min(max(r[c] + np.rint(acc[c] * m[MPROJ]), -rmax), rmax)
+            _add_scaled(r, acc[:C], m[MPROJ], rmax)
             H = hidden[li]
             _norm(r, norm_mult, y)
             _matvec(y, fc[li], acc[:H])
-            for i in range(H):
-                h[i] = min(max(np.rint(acc[i] * m[MFC]), 0.0), 255.0)
+            _requant(acc[:H], m[MFC], 0.0, 255.0, h[:H])
             _matvec(h[:H], fout[li], acc[:C])
-            for c in range(C):
-                r[c] = min(max(r[c] + np.rint(acc[c] * m[MOUT]), -rmax), rmax)
+            _add_scaled(r, acc[:C], m[MOUT], rmax)
         _norm(r, norm_mult, y)
         logits = acc[:head.shape[1]]
         _matvec(y, head, logits)
-        lmax = logits.max()
-        for j in range(logits.shape[0]):
-            k = np.floor((np.float64(lmax) - logits[j]) * mhead)  # float64: the difference can pass 2^24
-            freqs[n, j] = out_lut[out_last if k >= out_last else int(k)]
+        _out_freqs(logits, mhead, out_lut, freqs[n])
         pos[b], prev[b] = t + 1, x

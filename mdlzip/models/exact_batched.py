@@ -1,0 +1,138 @@
+"""The coding model one position at a time for many rows at once: the stepper of exact_numba.py with
+each matrix product done for all rows in one BLAS call (torch's), and the rest row by row in numba.
+
+`BatchedStepper(model, rows)` has `ExactStepper`'s contract (reset, step, positions) and returns
+the same frequencies bit for bit: every matrix product is of integers whose partial sums are exact
+in the type exact.py chose for it (float32 below 2^24, else float64), so a BLAS kernel's order of
+summation, its blocking, its FMA and its threads cannot change a sum; the scales, the attention
+and the output table are exact_numba's own row functions. What changes is speed on wide batches:
+one row at a time, every row reads every weight matrix again (4 layers of width 128: 3 MB per
+byte), where one product per step reads it once for all rows. Below BATCH_MIN rows exact_numba's
+single call per step is faster (torch's per-call cost is paid per step, not per row).
+
+torch must multiply float32 matrices in float32: a lowered matmul precision (bf16 or TF32 inside
+float32 products, `torch.set_float32_matmul_precision`) would round the sums, so `step` holds the
+precision at "highest" while it runs.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import numba
+from numba import njit, prange
+
+from .exact_numba import MFC, MOUT, MPROJ, ExactStepper, _add_scaled, _attend, _check_rows, _norm, _out_freqs, _requant
+
+BATCH_MIN = 32  # rows per step from which one product per matrix beats a row-at-a-time kernel (measured:
+# scripts/time_mixed.py; at 1,024 lanes level 6 decodes 2.3x faster, level 9 4.5x)
+
+
+@contextmanager
+def exact_float32_products():
+    """torch's float32 matrix products in float32 throughout (see the module docstring)."""
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+class BatchedStepper(ExactStepper):
+    """`ExactStepper` whose steps of BATCH_MIN rows or more multiply all rows' matrices at once."""
+
+    def __init__(self, model, rows: int):
+        super().__init__(model, rows)
+        w, cfg = self._w, self.cfg
+        as_torch = lambda x: torch.from_numpy(np.ascontiguousarray(x))
+        self._qkv = [as_torch(np.concatenate(list(w.attw[li, :3]), axis=1)) for li in range(cfg.n_layer)]  # (C, 3C)
+        self._proj = [as_torch(w.attw[li, 3]) for li in range(cfg.n_layer)]  # (C, C)
+        self._fc = [as_torch(w.fc[li, :, :w.hidden[li]]) for li in range(cfg.n_layer)]  # (C, H)
+        self._out = [as_torch(w.out[li, :w.hidden[li]]) for li in range(cfg.n_layer)]  # (H, C)
+        self._head = as_torch(w.head)  # (C, 256)
+        C, H, wt = cfg.n_embd, int(w.hidden.max()), w.head.dtype
+        self._r = np.empty((rows, C))  # residual stream
+        self._x = np.empty(rows * max(C, H), wt)  # a product's input: norm codes, attention output, hidden codes
+        self._acc = np.empty(rows * max(3 * C, H, 256), wt)  # a product's output
+
+    def step(self, inputs, rows=None) -> np.ndarray:
+        rows = self._all if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+        inputs = np.ascontiguousarray(inputs, dtype=np.int64)
+        if rows.ndim != 1 or inputs.shape != rows.shape:
+            raise ValueError(f"inputs of shape {inputs.shape} for rows of shape {rows.shape}")
+        if len(rows) < BATCH_MIN:
+            return super().step(inputs, rows)
+        w, n, C = self._w, len(rows), self.cfg.n_embd
+        _check_rows(inputs, rows, self._pos, self.cfg.block_size)
+        norm_mult, rmax = w.scalars[1], w.scalars[2]
+        r = self._r[:n]
+        x = self._x[:n * C].reshape(n, C)  # (n, C) views of the buffers, contiguous for BLAS
+        _embed(inputs, rows, self._pos, self._prev, w.wte, w.wte2, w.wpe, r)
+
+        def product(x: np.ndarray, weight: torch.Tensor) -> np.ndarray:  # x @ weight, exactly: (n, out)
+            out = self._acc[:n * weight.shape[1]].reshape(n, weight.shape[1])
+            torch.mm(torch.from_numpy(x), weight, out=torch.from_numpy(out))
+            return out
+
+        numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))  # as many as torch's (-T)
+        with exact_float32_products():
+            for li in range(self.cfg.n_layer):
+                m, H = w.mult[li], int(w.hidden[li])
+                _norm_rows(r, norm_mult, x)
+                qkv = product(x, self._qkv[li])  # (n, 3C)
+                _attend_rows(qkv, rows, self._pos, self._k[li], self._v[li], m, w.att[li], w.att_lut, x)
+                _add_rows(r, product(x, self._proj[li]), m[MPROJ], rmax)
+                _norm_rows(r, norm_mult, x)
+                h = self._x[:n * H].reshape(n, H)  # the hidden codes overwrite the norm codes they came from
+                _requant_rows(product(x, self._fc[li]), m[MFC], 0.0, 255.0, h)
+                _add_rows(r, product(h, self._out[li]), m[MOUT], rmax)
+            _norm_rows(r, norm_mult, x)
+            freqs = np.empty((n, 256))
+            _freqs_rows(product(x, self._head), w.scalars[0], w.out_lut, freqs)
+        self._pos[rows] += 1
+        self._prev[rows] = inputs
+        return freqs
+
+
+@njit(cache=True, nogil=True)
+def _embed(inputs, rows, pos, prev, wte, wte2, wpe, r):
+    for n in range(rows.shape[0]):
+        b = rows[n]
+        for c in range(r.shape[1]):
+            r[n, c] = wte[inputs[n], c] + wte2[prev[b], c] + wpe[pos[b], c]
+
+
+@njit(cache=True, nogil=True)
+def _norm_rows(r, norm_mult, y):
+    for n in range(r.shape[0]):
+        _norm(r[n], norm_mult, y[n])
+
+
+@njit(cache=True, nogil=True)
+def _add_rows(r, acc, mult, rmax):
+    for n in range(r.shape[0]):
+        _add_scaled(r[n], acc[n], mult, rmax)
+
+
+@njit(cache=True, nogil=True)
+def _requant_rows(acc, mult, lo, hi, out):
+    for n in range(out.shape[0]):
+        _requant(acc[n], mult, lo, hi, out[n])
+
+
+@njit(cache=True, nogil=True)
+def _freqs_rows(logits, mhead, out_lut, freqs):
+    for n in range(logits.shape[0]):
+        _out_freqs(logits[n], mhead, out_lut, freqs[n])
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _attend_rows(qkv, rows, pos, kc, vc, m, att, att_lut, o):
+    """Each row's attention (exact_numba._attend) from its q|k|v products, its output codes into o;
+    rows on numba's threads (each touches only its own caches and output row)."""
+    C = o.shape[1]
+    for n in prange(rows.shape[0]):
+        b = rows[n]
+        _attend(qkv[n, :C], qkv[n, C:2 * C], qkv[n, 2 * C:], m, att, att_lut, kc[b], vc[b], pos[b], o[n])
