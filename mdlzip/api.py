@@ -15,9 +15,11 @@ from tqdm import tqdm
 from . import classical, container, memory, pipeline, runtime, sections
 from .container import Method, Section
 from .errors import ChecksumError, FormatError, MdlzipError, OptionError, OutOfMemoryError
-from .levels import CLASSICAL_LEVEL, DEFAULT_LEVEL, LEVELS, check_level, settings
+from .cost import format_seconds
+from .levels import CLASSICAL_LEVEL, DEFAULT_LEVEL, LEVELS, Plan, check_level, settings
 from .models.stored import param_count
 from .options import CompressOptions, DecompressOptions
+from .training.config import ALPHA_AUTO_RUNS
 
 
 @dataclass
@@ -153,9 +155,13 @@ def _info(archive: container.Archive, archive_bytes: int, memlimit: int = memory
     return info
 
 
-def _no_model_reason(level: int) -> str:
-    return (f"none trained: below {LEVELS[level].model_min_bytes >> 20} MiB at level {level} a model costs more "
-            f"than it saves; --model or -7...-9 train one")
+def _no_model_reason(plan: Plan) -> str:
+    level = LEVELS[plan.level]
+    if plan.n_bytes < level.model_min_bytes:
+        return (f"none trained: below {level.model_min_bytes >> 20} MiB at level {plan.level} a model costs more "
+                f"than it saves; --model or -7...-9 train one")
+    return (f"none trained: the time budget, {format_seconds(plan.budget)}, leaves time for {plan.budget_steps} training "
+            f"steps beside the coding (the least is {plan.train.min_steps}); --time-budget or --model train one")
 
 
 def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> tuple[bytes, Report]:
@@ -174,7 +180,8 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
     data = bytes(data)
     if check_level(level, classical=True) == CLASSICAL_LEVEL:
         return _classical_only(data, opts)
-    plan = settings(level, len(data), **opts.train_overrides())
+    plan = settings(level, len(data), time_budget=opts.time_budget,
+                    training_runs=ALPHA_AUTO_RUNS if opts.alpha == "auto" else 1.0, **opts.train_overrides())
     with_model = opts.with_model(plan.trains_model)
     # The classical codings that compete (with fallback) and the xz reference of the report run on a
     # worker thread beside the model's coding where there are two or more threads (lzma, zstd and the
@@ -206,7 +213,7 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
                     train_seconds=result.train_seconds, code_seconds=result.code_seconds, device=result.device,
                     training=dict(asdict(stats), alpha_sweep=result.alpha_sweep) if stats else {},
                     lumping=trained.lumped if trained else None,
-                    no_model=None if opts.pure or with_model else _no_model_reason(level))
+                    no_model=None if opts.pure or with_model else _no_model_reason(plan))
     return archive, report
 
 

@@ -89,6 +89,26 @@ class SizeType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+class DurationType(click.ParamType):
+    """A duration in seconds: 600, 90s, 15m, 2h, 1.5h."""
+
+    name = "DURATION"
+    UNITS = {"s": 1, "m": 60, "h": 3600}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = value.strip().lower()
+        number, unit = (text[:-1], self.UNITS[text[-1]]) if text[-1:] in self.UNITS else (text, 1)
+        try:
+            seconds = float(number) * unit
+        except ValueError:
+            seconds = -1.0
+        if not (0 < seconds < float("inf")):
+            self.fail(f"{value!r} is not a duration such as 600, 90s, 15m or 2h", param, ctx)
+        return seconds
+
+
 class RecordsType(click.ParamType):
     """How to cut the inputs into records: lines, csv, or a SIZE."""
 
@@ -287,7 +307,9 @@ MODEL = _options(
     click.option("--tolerance", type=click.FloatRange(min=0), help="TAMADE: relative training-loss increase allowed."),
     click.option("--prelude", "prelude_frac", type=click.FloatRange(0, 1), help="Fraction of the steps before regularizing."),
     click.option("--finetune", "finetune_frac", type=click.FloatRange(0, 1), help="Fraction of the steps after pruning."),
-    click.option("--lump-eps", type=click.FloatRange(min=0), help="Lump MLP neurons equal within this L1 tolerance."))
+    click.option("--lump-eps", type=click.FloatRange(min=0), help="Lump MLP neurons equal within this L1 tolerance."),
+    click.option("--time-budget", type=DurationType(), help="How long compressing may take on 2 cores, model included "
+                 "(600, 90s, 15m, 2h): it caps the training steps (default: the level's, 60 s per MB at -6)."))
 def _level_help(n: int) -> str:
     """What a level means, from levels.LEVELS (the cm statistics are the same at every level)."""
     level = LEVELS_TABLE[n]
@@ -308,7 +330,7 @@ LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, **({"default": 
 def compress_options(o: dict) -> dict:
     """The options of `api.compress_with_report` the user gave, checked once before any file:
     a combination the library refuses is a usage error."""
-    given = {k: o[k] for k in (*TRAIN_KEYS, "lump_eps") if o.get(k) is not None}
+    given = {k: o[k] for k in (*TRAIN_KEYS, "lump_eps", "time_budget") if o.get(k) is not None}
     given.update({flag: True for flag in ("pure", "model") if o.get(flag)})
     given.update(device=o["device"], threads=o["threads"], fallback=not o["no_fallback"], progress=o["progress"])
     try:

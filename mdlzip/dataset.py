@@ -165,7 +165,7 @@ def train_model(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kind: st
     the_cut = _cut_of(items, records_kind, 0)
     if not the_cut.data:
         raise OptionError("no data to train on")
-    plan = settings(check_level(level), len(the_cut.data), **opts.train_overrides())
+    plan = settings(check_level(level), len(the_cut.data), time_budget=opts.time_budget, **opts.train_overrides())
     return modelfile.dump(_train(the_cut, plan, opts)[0].qm)
 
 
@@ -182,7 +182,7 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
     if external is not None and (opts.model is False or opts.model_options()):
         raise OptionError("a model file is a trained model: model=False and training options do not go with it")
     the_cut = _cut_of(items, records_kind, block_size)
-    plan = settings(check_level(level), len(the_cut.data), **opts.train_overrides())
+    plan = settings(check_level(level), len(the_cut.data), time_budget=opts.time_budget, **opts.train_overrides())
     blocks = [lengths for _, lengths in the_cut.blocks()]
     params = plan.mixer.sized_for(max([int(ls.sum()) for ls in blocks] or [1]))  # a block's tables
     lanes = max([int((ls > 0).sum()) for ls in blocks] or [1])

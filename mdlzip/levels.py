@@ -2,14 +2,16 @@
 
 A `Level` says what a level asks for; `settings(level, n_bytes)` turns it into the `Plan` for an
 input of that size (as python-zstandard's `ZstdCompressionParameters.from_level`): the
-transformer (narrowed for small inputs), its training, the adaptive statistics, the lanes of the
-mixed coder, and whether the level trains a model at that size at all. No torch here.
+transformer (narrowed for small inputs), its training (its steps capped by the time budget), the
+adaptive statistics, the lanes of the mixed coder, and whether the level trains a model at that
+size at all. No torch here.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
 
+from . import cost
 from .codec.cm_params import MixParams
 from .codec.layout import STREAM_GROUP
 from .errors import OptionError
@@ -22,6 +24,10 @@ DEFAULT_LANES = 1024  # lanes of the mixed coder: the decoder's batch, and so it
 # adaptive statistics (cm) code the data. At level 6 on dickens (1 MiB) the model's weights cost
 # 48,265 bytes and saved 6,911 bytes of data (README, "Mixing"); nobody has measured 16 MiB yet.
 MODEL_MIN_BYTES = 1 << 24
+# The time budget: a level's compression is planned to take at most `seconds_per_mb` per MB of input
+# on the reference machine (2 cores; cost.py), model training and coding included, and never less than
+# MIN_BUDGET_SECONDS (a short training fits whatever the size). --time-budget replaces it.
+MIN_BUDGET_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class Level:
     model_min_bytes: int = MODEL_MIN_BYTES  # the smallest input on which the level trains a model for mixing
     mixer: MixParams = MixParams(hash_bits=26)  # the adaptive statistics at their largest (sized down for small inputs)
     mixer_alternatives: tuple[str, ...] = ("long",)  # other context sets (CONTEXT_SETS) tried on a sample of the input
+    seconds_per_mb: float = 60.0  # the time budget per MB of input (see MIN_BUDGET_SECONDS)
 
 
 # Context sets a level may try besides its own, on a sample of the input (codec/mixer.choose_params):
@@ -57,23 +64,23 @@ MIDDLE_MIXER = MixParams(hash_bits=24, contexts=("2", "3", "4", "6", "word", "co
 
 LEVELS: dict[int, Level] = {
     1: Level(n_layer=1, n_embd=32, block_size=64, epochs=1.0, sparsity=0.5, params_per_byte=0.1,
-             mixer=FAST_MIXER, mixer_alternatives=()),
+             mixer=FAST_MIXER, mixer_alternatives=(), seconds_per_mb=15.0),
     2: Level(n_layer=1, n_embd=32, block_size=128, epochs=2.0, sparsity=0.5, params_per_byte=0.15,
-             mixer=FAST_MIXER, mixer_alternatives=()),
+             mixer=FAST_MIXER, mixer_alternatives=(), seconds_per_mb=20.0),
     3: Level(n_layer=2, n_embd=32, block_size=128, epochs=3.0, sparsity=0.5, params_per_byte=0.2,
-             mixer=MIDDLE_MIXER),
+             mixer=MIDDLE_MIXER, seconds_per_mb=30.0),
     4: Level(n_layer=2, n_embd=64, block_size=128, epochs=3.0, sparsity=0.5, params_per_byte=0.25,
-             mixer=MIDDLE_MIXER),
+             mixer=MIDDLE_MIXER, seconds_per_mb=40.0),
     5: Level(n_layer=2, n_embd=64, block_size=128, epochs=5.0, sparsity=0.5, params_per_byte=0.25,
-             mixer=MIDDLE_MIXER),
+             mixer=MIDDLE_MIXER, seconds_per_mb=50.0),
     6: Level(n_layer=2, n_embd=64, block_size=128, epochs=8.0, sparsity=0.5, params_per_byte=0.25,
              regularizer="rl1", alpha_bits=30.0),  # measured: docs/regularizers.md
     7: Level(n_layer=2, n_embd=96, block_size=128, epochs=10.0, sparsity=0.5, params_per_byte=0.3,
-             model_min_bytes=0),
+             model_min_bytes=0, seconds_per_mb=120.0),
     8: Level(n_layer=3, n_embd=128, block_size=256, epochs=10.0, sparsity=0.5, params_per_byte=0.35,
-             model_min_bytes=0),
+             model_min_bytes=0, seconds_per_mb=240.0),
     9: Level(n_layer=4, n_embd=128, block_size=256, epochs=16.0, sparsity=0.5, params_per_byte=0.4,
-             model_min_bytes=0),
+             model_min_bytes=0, seconds_per_mb=480.0),
 }
 
 
@@ -82,6 +89,7 @@ class Plan:
     """Everything the pipeline needs to code one input at one level."""
 
     level: int
+    n_bytes: int  # the input's size
     model: ByteGPTConfig  # the transformer, narrowed so that storing it stays in proportion to the input
     train: TrainConfig  # its training (the level's regularizer and alpha, and the caller's overrides)
     mixer: MixParams  # the adaptive statistics, tables no larger than the input can fill
@@ -89,6 +97,8 @@ class Plan:
     lanes: int  # lanes of the mixed coder (cm codes in one lane: nothing to batch without a model)
     stream_group: int  # chunks per range-coded stream of the pure two-part code
     trains_model: bool  # whether the level trains the transformer (for mixing) on an input of this size
+    budget: float  # seconds the compression is planned to take on the reference machine (cost.py)
+    budget_steps: int  # training steps that fit the budget beside the coding (0: none)
 
     @property
     def block(self) -> int:
@@ -109,11 +119,16 @@ def check_level(level: int, classical: bool = False) -> int:
     return level
 
 
-def settings(level: int, n_bytes: int, **train_overrides) -> Plan:
+def settings(level: int, n_bytes: int, *, time_budget: float | None = None, training_runs: float = 1.0,
+             **train_overrides) -> Plan:
     """The plan for `level` on an input of `n_bytes` bytes; `train_overrides` are TrainConfig fields.
 
     The model narrows (in steps of 4 * n_head) for small inputs, so that what it costs to store
-    stays in proportion to what it can save; the step count follows from the input size.
+    stays in proportion to what it can save; the step count follows from the input size, capped by
+    what the time budget (`time_budget` seconds, default the level's) leaves after the coding, in
+    the cost model's estimate (cost.py). `training_runs`: trainings the budget must hold, in full
+    runs (alpha "auto" trains trials before the run). A level trains no model of its own where the
+    budget holds fewer than `min_steps` steps; the steps of one asked for are never fewer.
     """
     p = LEVELS[check_level(level)]
     cfg = ByteGPTConfig(block_size=max(1, min(p.block_size, n_bytes)), n_layer=p.n_layer, n_head=p.n_head,
@@ -124,6 +139,10 @@ def settings(level: int, n_bytes: int, **train_overrides) -> Plan:
     alpha = p.alpha_bits * math.log(2) / max(1, n_bytes)
     train = TrainConfig(**{"epochs": p.epochs, "sparsity": p.sparsity, "regularizer": p.regularizer, "alpha": alpha,
                            **train_overrides})
+    budget = time_budget if time_budget is not None else max(MIN_BUDGET_SECONDS, p.seconds_per_mb * n_bytes / 1e6)
+    spare = budget - cost.mixed_seconds(cfg, n_bytes) - cost.cm_seconds(n_bytes)
+    budget_steps = max(0, int(spare / (training_runs * cost.train_step_seconds(cfg, train.batch_size))))
+    train = replace(train, max_steps=max(train.min_steps, min(train.max_steps, budget_steps)))
     others = tuple(replace(p.mixer, contexts=CONTEXT_SETS[name]).sized_for(n_bytes) for name in p.mixer_alternatives)
-    return Plan(level, cfg, train, p.mixer.sized_for(n_bytes), others, DEFAULT_LANES, STREAM_GROUP,
-                n_bytes >= p.model_min_bytes)
+    return Plan(level, n_bytes, cfg, train, p.mixer.sized_for(n_bytes), others, DEFAULT_LANES, STREAM_GROUP,
+                n_bytes >= p.model_min_bytes and budget_steps >= train.min_steps, budget, budget_steps)

@@ -86,6 +86,8 @@ class CompressOptions:
     tolerance: float | None = None  # TAMADE: relative training-loss increase allowed (>= 0)
     prelude_frac: float | None = None  # fraction of the steps before regularizing
     finetune_frac: float | None = None  # fraction of the steps after pruning
+    time_budget: float | None = None  # seconds the compression may take on a 2-core machine (> 0), model
+    # included: it caps the training steps (levels.settings); None = the level's budget per MB
 
     def __post_init__(self):
         check_device(self.device)
@@ -97,6 +99,8 @@ class CompressOptions:
             raise OptionError(f"lump_eps must be a number >= 0, not {self.lump_eps!r}")
         if self.alpha is not None and self.alpha != "auto" and not (is_real(self.alpha) and self.alpha >= 0):
             raise OptionError(f"alpha must be a number >= 0 or 'auto', not {self.alpha!r}")
+        if self.time_budget is not None and not (is_real(self.time_budget) and self.time_budget > 0):
+            raise OptionError(f"time_budget must be a number of seconds > 0, not {self.time_budget!r}")
         TrainConfig(**self.train_overrides())  # checks every training value now, not after the data
         given = self.model_options()
         if self.model is False and (self.pure or given):

@@ -73,8 +73,7 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
     t0 = time.perf_counter()
     train_cfg, sweep = plan.train, None
     if alpha_auto and data:
-        best, sweep = choose_alpha(data, plan.model, train_cfg, device=device)
-        train_cfg = replace(train_cfg, alpha=best)
+        train_cfg, sweep = choose_alpha(data, plan.model, train_cfg, device=device)
     trained = train_quantized(data, plan.model, train_cfg, device, progress, lump_eps)
     qm = trained.qm
     t1 = time.perf_counter()

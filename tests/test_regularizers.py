@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import TINY
 
-from mdlzip.training.alpha import choose_alpha
+from mdlzip.training.alpha import choose_alpha, default_grid
 from mdlzip.codec import arith
 from mdlzip.levels import LEVELS, settings
 from mdlzip.models.exact import ExactByteGPT, chunk_inputs, quantize
@@ -16,7 +16,7 @@ from mdlzip.models.transformer import ByteGPT
 from mdlzip.training.pruning import random_gradient_prune, sample_loss, tamade
 from mdlzip.training.config import REGULARIZERS, TrainConfig
 from mdlzip.training.regularizers import PMMP, REGISTRY
-from mdlzip.training.train import chunk_bytes, fit
+from mdlzip.training.train import ChunkSource, fit
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -101,9 +101,14 @@ def trained(text_sample) -> ByteGPT:
     return model
 
 
+def every_chunk(data: bytes) -> tuple[torch.Tensor, torch.Tensor]:
+    source = ChunkSource(data, TINY.block_size)
+    return source.batch(torch.arange(len(source)))
+
+
 def test_tamade_threshold_is_the_largest_within_tolerance(trained, text_sample):
     model, original = copy.deepcopy(trained), copy.deepcopy(trained)
-    targets, inputs = chunk_bytes(text_sample, TINY.block_size)
+    inputs, targets = every_chunk(text_sample)
     tol, delta = 1e-6, 0.05
     result = tamade(model, inputs, targets, delta, rel_tol=tol)
     target = (1 + delta) * result.base_loss
@@ -121,7 +126,7 @@ def test_tamade_threshold_is_the_largest_within_tolerance(trained, text_sample):
 
 def test_tamade_relative_measures_each_matrix_against_its_largest_weight(trained, text_sample):
     model = copy.deepcopy(trained)
-    targets, inputs = chunk_bytes(text_sample, TINY.block_size)
+    inputs, targets = every_chunk(text_sample)
     result = tamade(model, inputs, targets, 0.02, relative=True)
     assert 0 < result.threshold < 1
     for m in model.prunable().values():
@@ -144,12 +149,15 @@ def test_rgp_removes_an_unreachable_neuron_and_nothing_else():
 
 
 def test_choose_alpha_picks_the_smallest_measured_total(text_sample):
-    grid = [1e-4, 3e-3]
-    best, rows = choose_alpha(text_sample, TINY, TrainConfig(epochs=8, regularizer="drr"), grid=grid, steps_frac=0.5)
+    grid = [0.0, 1e-4, 3e-3]
+    chosen, rows = choose_alpha(text_sample, TINY, TrainConfig(epochs=8, regularizer="drr"), grid=grid, steps_frac=0.5)
     assert [r["alpha"] for r in rows] == grid and all(r["steps"] == rows[0]["steps"] for r in rows)
     assert all(r["total_bytes"] == r["weights_bytes"] + r["data_bytes"] for r in rows)
-    assert best == min(rows, key=lambda r: r["total_bytes"])["alpha"]
-    assert rows[1]["nonzeros"] < rows[0]["nonzeros"]  # a stronger penalty keeps fewer weights
+    best = min(rows, key=lambda r: r["total_bytes"])
+    assert (chosen.alpha, chosen.regularizer) == (best["alpha"], best["regularizer"])
+    assert rows[0]["regularizer"] == "none" and rows[1]["regularizer"] == rows[2]["regularizer"] == "drr"
+    assert rows[2]["nonzeros"] < rows[1]["nonzeros"]  # a stronger penalty keeps fewer weights
+    assert default_grid(1000)[0] == 0.0  # alpha "auto" can always choose not to regularize
 
 
 def test_level_alpha_is_a_cost_per_weight_in_data_bits():

@@ -50,7 +50,7 @@ class Weights(NamedTuple):
     att: np.ndarray  # (layers,) float32 attention multipliers
     head: np.ndarray
     scalars: np.ndarray  # mhead, norm_mult, RESIDUAL_MAX
-    att_lut: np.ndarray
+    att_lut: np.ndarray  # int64: the attention weights are integers, summed in int64
     out_lut: np.ndarray
 
 
@@ -75,7 +75,8 @@ def weights_of(ex: ExactByteGPT) -> Weights:
         np.stack([np.stack([wmat(L[n]) for n in ("q", "k", "v", "proj")]) for L in ex.layers]), fc, out, hidden,
         np.array([[L[n] for n in _MULTS] for L in ex.layers]),
         np.array([L["att"] for L in ex.layers], dtype=np.float32),  # f32 values, exactly
-        wmat(ex.head), np.array([ex.mhead, ex.norm_mult, RESIDUAL_MAX]), f64(ex.att_lut), f64(ex.out_lut))
+        wmat(ex.head), np.array([ex.mhead, ex.norm_mult, RESIDUAL_MAX]), f64(ex.att_lut).astype(np.int64),
+        f64(ex.out_lut))
 
 
 class ExactStepper:
@@ -167,11 +168,13 @@ def _attend(acc_q, acc_k, acc_v, m, att, att_lut, K, V, t, o):
     nh, hs = K.shape[0], K.shape[1]
     # scratch allocated here, not passed in: LLVM then knows it aliases nothing and vectorizes the loops
     qv, s, a = np.empty(nh * hs), np.empty(t + 1, np.float32), np.empty(t + 1, np.int64)
-    att_last = att_lut.shape[0] - 1
+    att_last = np.float32(att_lut.shape[0] - 1)
     _requant(acc_q, m[MQ], -127.0, 127.0, qv)
-    for c in range(nh * hs):
-        K[c // hs, c % hs, t] = np.int8(min(max(np.rint(acc_k[c] * m[MK]), -127.0), 127.0))
-        V[c // hs, c % hs, t] = np.int8(min(max(np.rint(acc_v[c] * m[MV]), -127.0), 127.0))
+    for hd in range(nh):
+        for d in range(hs):
+            c = hd * hs + d
+            K[hd, d, t] = np.int8(min(max(np.rint(acc_k[c] * m[MK]), -127.0), 127.0))
+            V[hd, d, t] = np.int8(min(max(np.rint(acc_v[c] * m[MV]), -127.0), 127.0))
     for hd in range(nh):
         # the scores in float32 as exact.py computes them: integers below 2^21, exact there
         s[:t + 1] = 0.0
@@ -184,8 +187,8 @@ def _attend(acc_q, acc_k, acc_v, m, att, att_lut, K, V, t, o):
         for j in range(t + 1):
             # exact.py: (max - s) and its product with att are float32; the difference is an
             # integer below 2^24, exact there; the product is rounded to float32 before floor
-            k = np.floor(np.float32(smax - s[j]) * att)
-            a[j] = np.int64(att_lut[att_last if k >= att_last else int(k)])  # k >= 0: the scales are positive
+            k = min(np.floor(np.float32(smax - s[j]) * att), att_last)  # k >= 0: the scales are positive
+            a[j] = att_lut[int(k)]
             total += a[j]
         _weighted_values(a, V[hd], t, m[MO], np.float64(total), o[hd * hs:(hd + 1) * hs])
 

@@ -3,6 +3,8 @@
 Each candidate alpha trains a model for a fraction of the full steps, and is scored by the bytes
 mdlzip would store for it: the weights section (scales + coded integer weights) plus the input
 range-coded under the exact integer model. The smallest total wins: the MDL objective itself.
+The candidate alpha = 0 trains without penalty and without pruning (regularizer "none"), so the
+choice can always be not to regularize.
 """
 from __future__ import annotations
 
@@ -16,11 +18,8 @@ from ..codec.layout import STREAM_GROUP
 from ..models.exact import ExactByteGPT
 from ..models.stored import ByteGPTConfig
 from ..sections import weights_section
-from .config import TrainConfig
+from .config import ALPHA_GRID_BITS, ALPHA_TRIAL_FRACTION, TrainConfig
 from .train import train_quantized
-
-GRID_BITS = (10.0, 30.0, 100.0)  # default grid: alpha = bits * ln 2 / input bytes (a weight worth that many data bits)
-
 
 def measure(data: bytes, model_cfg: ByteGPTConfig, train_cfg: TrainConfig, device: torch.device | None = None) -> dict:
     """Train one model and measure what it stores: a row of nonzeros, weight and data bytes, total."""
@@ -37,16 +36,22 @@ def measure(data: bytes, model_cfg: ByteGPTConfig, train_cfg: TrainConfig, devic
 
 
 def default_grid(n_bytes: int) -> list[float]:
-    return [b * math.log(2) / max(1, n_bytes) for b in GRID_BITS]
+    return [b * math.log(2) / max(1, n_bytes) for b in ALPHA_GRID_BITS]
+
+
+def candidate(train_cfg: TrainConfig, alpha: float) -> TrainConfig:
+    """The training of one candidate: the penalty at `alpha`, or none at all (nor pruning) at 0."""
+    return replace(train_cfg, alpha=alpha, regularizer=train_cfg.regularizer if alpha > 0 else "none")
 
 
 def choose_alpha(data: bytes, model_cfg: ByteGPTConfig, train_cfg: TrainConfig, grid: list[float] | None = None,
-                 steps_frac: float = 0.25, device: torch.device | None = None) -> tuple[float, list[dict]]:
+                 steps_frac: float = ALPHA_TRIAL_FRACTION,
+                 device: torch.device | None = None) -> tuple[TrainConfig, list[dict]]:
     """Short runs (steps_frac of the full steps) for each alpha of `grid` (default: `default_grid`);
-    returns the alpha of the smallest total bytes and the measured rows."""
+    returns the training of the smallest total bytes (`candidate`) and the measured rows."""
     grid = default_grid(len(data)) if grid is None else grid
     full = train_cfg.num_steps(-(-len(data) // model_cfg.block_size))
     short = replace(train_cfg, max_steps=max(1, round(steps_frac * full)), min_steps=1)
-    rows = [measure(data, model_cfg, replace(short, alpha=a), device) for a in grid]
-    best = min(rows, key=lambda r: r["total_bytes"])
-    return best["alpha"], rows
+    rows = [measure(data, model_cfg, candidate(short, a), device) for a in grid]
+    best = min(range(len(grid)), key=lambda i: rows[i]["total_bytes"])
+    return candidate(train_cfg, grid[best]), rows

@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from ..errors import OptionError
 
 REGULARIZERS = ("none", "magnitude", "drr", "rl1", "pmmp")  # sparsity methods (training/regularizers.py)
+# alpha "auto" (training/alpha.py): candidates alpha = bits * ln 2 / input bytes (a weight worth that many
+# data bits); 0 trains without penalty or pruning (regularizer "none"), so that the choice by description
+# length can always fall back to not regularizing. Each candidate trains this fraction of the full steps.
+ALPHA_GRID_BITS = (0.0, 10.0, 30.0, 100.0)
+ALPHA_TRIAL_FRACTION = 0.25
+ALPHA_AUTO_RUNS = 1 + ALPHA_TRIAL_FRACTION * len(ALPHA_GRID_BITS)  # trainings, in full runs, of alpha "auto"
 
 
 def is_real(v) -> bool:

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..codec.layout import gather_chunks, split_chunks
+from ..codec.layout import chunk_lengths, gather_chunks
+from ..cost import format_seconds
 from ..models.exact import chunk_inputs, quantize
 from ..models.lump import lump_transformer
 from ..models.stored import ByteGPTConfig, QuantizedModel, param_count
@@ -67,22 +68,33 @@ def get_lr(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def chunk_bytes(data: bytes, block_size: int, chunks: Chunks | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The coded chunks of the input: (N, T) targets (padded with IGNORE) and (N, T) inputs; the
-    input cut every T bytes, or at `chunks` (starts, lengths), e.g. a dataset's record-aligned chunks."""
-    if chunks is None:
-        targets = split_chunks(data, block_size, pad=IGNORE)
-    else:
-        targets = gather_chunks(np.frombuffer(data, np.uint8), *chunks, block_size, pad=IGNORE)
-    targets = torch.from_numpy(targets)
-    return targets, chunk_inputs(targets.clamp_min(0))
+class ChunkSource:
+    """The chunks of the input that training draws from, gathered batch by batch: the input cut every
+    T bytes, or at `chunks` (starts, lengths), e.g. a dataset's record-aligned chunks. Nothing but the
+    chunks' starts and lengths is held beside the input (16 bytes per chunk), so a large input, even
+    memory-mapped, trains without its chunks copied out as tensors."""
+
+    def __init__(self, data: bytes, block_size: int, chunks: Chunks | None = None):
+        self.arr, self.block = np.frombuffer(data, dtype=np.uint8), block_size
+        if chunks is None:
+            chunks = (np.arange(0, len(data), block_size, dtype=np.int64), chunk_lengths(len(data), block_size))
+        self.starts, self.lengths = chunks
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) model inputs and (B, T) targets (padded with IGNORE) of the chunks `idx`."""
+        idx = idx.numpy()
+        targets = torch.from_numpy(gather_chunks(self.arr, self.starts[idx], self.lengths[idx], self.block, pad=IGNORE))
+        return chunk_inputs(targets.clamp_min(0)), targets
 
 
 @torch.no_grad()
 def mask_absent_bytes(model: ByteGPT, data: bytes) -> None:
     """Zero and fix the input-embedding rows of byte values that never occur: they never train."""
     present = torch.zeros(257, dtype=torch.bool)
-    present[torch.from_numpy(np.unique(np.frombuffer(data, dtype=np.uint8)).astype(np.int64))] = True
+    present[:256] = torch.from_numpy(np.bincount(np.frombuffer(data, dtype=np.uint8), minlength=256) > 0)
     present[BOS] = True
     for table in (model.wte, model.wte2):
         table.mask[~present] = 0
@@ -109,25 +121,26 @@ def prune(model: ByteGPT, reg: Regularizer, cfg: TrainConfig, sample: tuple[torc
     stats.sample_pruned_bits = sample_loss(model, *sample) / math.log(2)
 
 
-ESTIMATE_AFTER = 8  # steps timed before the training's duration is announced (with progress)
+ESTIMATE_AFTER = 8  # steps timed before the training's duration is estimated (with progress)
+ANNOUNCE_SECONDS = 30.0  # a training estimated to take longer is announced in one line on stderr
 
 
 def _announce(total: int, seconds_per_step: float, device: torch.device) -> None:
     """One line on stderr, above the bar: how long training will take, measured on its first steps."""
     eta = total * seconds_per_step
-    when = f"{eta / 60:.0f} min" if eta >= 90 else f"{eta:.0f} s"
-    tqdm.write(f"mdlzip: training {total:,} steps, about {when} on {torch.get_num_threads()} threads ({device}); "
-               "Ctrl-C stops it and leaves no output", file=sys.stderr)
+    if eta > ANNOUNCE_SECONDS:
+        tqdm.write(f"mdlzip: training {total:,} steps, about {format_seconds(eta)} on {torch.get_num_threads()} threads "
+                   f"({device}); Ctrl-C stops it and leaves no output", file=sys.stderr)
 
 
 def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, progress: bool = False,
         chunks: Chunks | None = None) -> TrainStats:
     """Train `model` in place on the chunks of `data` (or those given): prelude, regularized phase,
     pruning, fine-tuning."""
-    targets, inputs = chunk_bytes(data, model.cfg.block_size, chunks)
+    source = ChunkSource(data, model.cfg.block_size, chunks)
     mask_absent_bytes(model, data)
     gen = torch.Generator().manual_seed(cfg.seed)
-    total = cfg.num_steps(len(targets))
+    total = cfg.num_steps(len(source))
     reg_start, prune_step = cfg.phases(total)
     model.to(device).train()
     reg = REGISTRY[cfg.regularizer]([m.weight for m in model.prunable().values()], cfg.alpha, cfg.beta)
@@ -137,8 +150,8 @@ def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, pro
     pruned = reg.pruning is None
 
     def prune_now() -> None:
-        sample = torch.randint(len(targets), (min(cfg.tamade_chunks, len(targets)),), generator=gen)
-        prune(model, reg, cfg, (inputs[sample].to(device), targets[sample].to(device)), gen, stats)
+        sample = torch.randint(len(source), (min(cfg.tamade_chunks, len(source)),), generator=gen)
+        prune(model, reg, cfg, tuple(t.to(device) for t in source.batch(sample)), gen, stats)
 
     recent: list[float] = []
     bar = tqdm(range(total), desc="training", unit="step", disable=not progress, leave=False)
@@ -152,10 +165,11 @@ def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, pro
             prune_now()
             pruned = True
         regularized = reg_start <= step < prune_step
-        idx = torch.randint(len(targets), (min(cfg.batch_size, len(targets)),), generator=gen)
+        idx = torch.randint(len(source), (min(cfg.batch_size, len(source)),), generator=gen)
         for group in opt.param_groups:
             group["lr"] = get_lr(step, total, cfg)
-        _, loss = model(inputs[idx].to(device), targets[idx].to(device))
+        inputs, targets = source.batch(idx)
+        _, loss = model(inputs.to(device), targets.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
