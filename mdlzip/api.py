@@ -19,7 +19,7 @@ from .cost import format_seconds
 from .levels import CLASSICAL_LEVEL, DEFAULT_LEVEL, LEVELS, Plan, check_level, settings
 from .models.stored import param_count
 from .options import CompressOptions, DecompressOptions
-from .training.config import ALPHA_AUTO_RUNS
+from .training.config import ALPHA_AUTO_TRIALS, SIZE_AUTO_TRIALS
 
 
 @dataclass
@@ -98,6 +98,11 @@ class Report(ArchiveInfo):
             counts = " -> ".join(f"{n:,} ({what})" for n, what in steps if n is not None)
             lines.append(f"training     {t['regularizer']}, alpha {t.get('alpha', 0):.3g}"
                          + (f"; nonzero weights {counts} of {t.get('params', 0):,}" if counts else ""))
+        if t.get("size_sweep"):
+            chosen = (self.model or {}).get("n_embd")
+            rows = ", ".join(f"{r['n_embd']}{' (chosen)' if r['n_embd'] == chosen else ''} {r['estimated_total_bytes']:,}"
+                             for r in t["size_sweep"])
+            lines.append(f"model size   width by measured total bytes (held-back chunks): {rows}")
         if self.lumping:
             lu = self.lumping
             lines.append(f"lumping      eps {lu['eps']}: MLP neurons {lu['neurons_before']:,} -> {lu['neurons_after']:,}, "
@@ -180,8 +185,8 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
     data = bytes(data)
     if check_level(level, classical=True) == CLASSICAL_LEVEL:
         return _classical_only(data, opts)
-    plan = settings(level, len(data), time_budget=opts.time_budget,
-                    training_runs=ALPHA_AUTO_RUNS if opts.alpha == "auto" else 1.0, **opts.train_overrides())
+    runs = 1 + ALPHA_AUTO_TRIALS * (opts.alpha == "auto") + SIZE_AUTO_TRIALS * (opts.size == "auto")
+    plan = settings(level, len(data), time_budget=opts.time_budget, training_runs=runs, **opts.train_overrides())
     with_model = opts.with_model(plan.trains_model)
     # The classical codings that compete (with fallback) and the xz reference of the report run on a
     # worker thread beside the model's coding where there are two or more threads (lzma, zstd and the
@@ -194,8 +199,8 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
     with ThreadPoolExecutor(1) as pool:
         beside = pool.submit(classical_work, False) if runtime.worker_count(opts.threads) > 1 else None
         result = pipeline.encode(data, plan, pure=opts.pure, with_model=with_model, lump_eps=opts.lump_eps,
-                                 alpha_auto=opts.alpha == "auto", device=opts.device, threads=opts.threads,
-                                 progress=opts.progress)
+                                 alpha_auto=opts.alpha == "auto", size_auto=opts.size == "auto", device=opts.device,
+                                 threads=opts.threads, progress=opts.progress)
         classical_archives, xz_bytes = beside.result() if beside else classical_work(opts.progress)
     candidates = {m: container.pack(m, data, parts) for m, parts in result.candidates.items()}
     model_method = next(m for m in MODEL_METHODS if m in candidates)
@@ -211,7 +216,8 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
                     candidates={m.name.lower(): len(b) for m, b in candidates.items()},
                     xz_bytes=xz_bytes, train_steps=stats.steps if stats else 0,
                     train_seconds=result.train_seconds, code_seconds=result.code_seconds, device=result.device,
-                    training=dict(asdict(stats), alpha_sweep=result.alpha_sweep) if stats else {},
+                    training=dict(asdict(stats), alpha_sweep=result.alpha_sweep, size_sweep=result.size_sweep)
+                    if stats else {},
                     lumping=trained.lumped if trained else None,
                     no_model=None if opts.pure or with_model else _no_model_reason(plan))
     return archive, report

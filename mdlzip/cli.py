@@ -22,7 +22,7 @@ from .errors import Interrupted, MdlzipError, OptionError
 from .levels import CLASSICAL_LEVEL, DEFAULT_LEVEL
 from .levels import LEVELS as LEVELS_TABLE  # LEVELS here: the -1 ... -9 options
 from .memory import DEFAULT_MEMLIMIT, format_size, parse_memlimit
-from .options import TRAIN_KEYS, CompressOptions
+from .options import SIZES, TRAIN_KEYS, CompressOptions
 from .records import DEFAULT_BLOCK_SIZE
 from .runtime import DEVICES
 from .training.config import REGULARIZERS
@@ -308,6 +308,8 @@ MODEL = _options(
     click.option("--prelude", "prelude_frac", type=click.FloatRange(0, 1), help="Fraction of the steps before regularizing."),
     click.option("--finetune", "finetune_frac", type=click.FloatRange(0, 1), help="Fraction of the steps after pruning."),
     click.option("--lump-eps", type=click.FloatRange(min=0), help="Lump MLP neurons equal within this L1 tolerance."),
+    click.option("--size", type=click.Choice(SIZES), help="The model's width where one is trained: auto (the default: "
+                 "the level's, its half or its quarter, by measured total bytes) or level (the level's)."),
     click.option("--time-budget", type=DurationType(), help="How long compressing may take on 2 cores, model included "
                  "(600, 90s, 15m, 2h): it caps the training steps (default: the level's, 60 s per MB at -6)."))
 def _level_help(n: int) -> str:
@@ -330,7 +332,7 @@ LEVELS = _options(*[click.option(f"-{n}", "level", flag_value=n, **({"default": 
 def compress_options(o: dict) -> dict:
     """The options of `api.compress_with_report` the user gave, checked once before any file:
     a combination the library refuses is a usage error."""
-    given = {k: o[k] for k in (*TRAIN_KEYS, "lump_eps", "time_budget") if o.get(k) is not None}
+    given = {k: o[k] for k in (*TRAIN_KEYS, "lump_eps", "size", "time_budget") if o.get(k) is not None}
     given.update({flag: True for flag in ("pure", "model") if o.get(flag)})
     given.update(device=o["device"], threads=o["threads"], fallback=not o["no_fallback"], progress=o["progress"])
     try:

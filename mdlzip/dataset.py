@@ -141,17 +141,16 @@ def _train(the_cut: Cut, plan, opts: CompressOptions):
     from dataclasses import replace
 
     from .codec.layout import lane_chunks
-    from .training.size import choose_width
+    from .training.size import choose_width, held_back
     from .training.train import train_quantized
 
     block = context_length(the_cut.record_lengths, plan.model.block_size)
     starts, lengths = lane_chunks(the_cut.lane_starts, the_cut.record_lengths, block)
-    per_record = np.cumsum(-(-the_cut.record_lengths // block))[:-1]
-    record_chunks = list(zip(np.split(starts, per_record), np.split(lengths, per_record)))
+    record_of_chunk = np.repeat(np.arange(len(the_cut.record_lengths)), -(-the_cut.record_lengths // block))
     device = runtime.resolve_device(opts.device)
     with runtime.torch_threads(opts.threads):
-        cfg, sweep = choose_width(the_cut.data, record_chunks, replace(plan.model, block_size=block), plan.train,
-                                  device)
+        cfg, sweep = choose_width(the_cut.data, (starts, lengths), held_back(record_of_chunk),
+                                  replace(plan.model, block_size=block), plan.train, device)
         trained = train_quantized(the_cut.data, cfg, plan.train, device, opts.progress, opts.lump_eps,
                                   chunks=(starts, lengths))
     return trained, sweep

@@ -17,6 +17,7 @@ from .training.config import TrainConfig, is_real
 # The training options a user may set (fields of TrainConfig); each asks for a trained model.
 TRAIN_KEYS = ("regularizer", "alpha", "beta", "tolerance", "prelude_frac", "finetune_frac")
 LEVEL_WORDS = ("preset", "compresslevel")
+SIZES = ("auto", "level")  # how the model's width is chosen (CompressOptions.size)
 
 
 def _flag(name: str, value, none_ok: bool = False) -> None:
@@ -86,6 +87,8 @@ class CompressOptions:
     tolerance: float | None = None  # TAMADE: relative training-loss increase allowed (>= 0)
     prelude_frac: float | None = None  # fraction of the steps before regularizing
     finetune_frac: float | None = None  # fraction of the steps after pruning
+    size: str = "auto"  # the model's width where one is trained: "auto" (the smallest measured total of
+    # the level's width, its half and its quarter, training/size.py) or "level" (the level's)
     time_budget: float | None = None  # seconds the compression may take on a 2-core machine (> 0), model
     # included: it caps the training steps (levels.settings); None = the level's budget per MB
 
@@ -99,6 +102,8 @@ class CompressOptions:
             raise OptionError(f"lump_eps must be a number >= 0, not {self.lump_eps!r}")
         if self.alpha is not None and self.alpha != "auto" and not (is_real(self.alpha) and self.alpha >= 0):
             raise OptionError(f"alpha must be a number >= 0 or 'auto', not {self.alpha!r}")
+        if self.size not in SIZES:
+            raise OptionError(f"size must be one of {', '.join(SIZES)}, not {self.size!r}")
         if self.time_budget is not None and not (is_real(self.time_budget) and self.time_budget > 0):
             raise OptionError(f"time_budget must be a number of seconds > 0, not {self.time_budget!r}")
         TrainConfig(**self.train_overrides())  # checks every training value now, not after the data

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import runtime, sections
 from .codec.layout import DECODE_BATCH
 from .container import Method, Section
@@ -35,6 +37,7 @@ class Encoded:
     code_seconds: float
     device: str  # where the model ran ("cpu" when none did: cm runs on the CPU)
     alpha_sweep: list | None = None  # alpha="auto": the measured candidates
+    size_sweep: list | None = None  # size="auto": the measured widths
 
 
 def _cm_data(data: bytes, plan: Plan, progress: bool) -> bytes:
@@ -50,9 +53,10 @@ def cm_sections(data: bytes, plan: Plan, progress: bool = False) -> Sections:
 
 
 def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: float | None = None,
-           alpha_auto: bool = False, device: str = "auto", threads: int | None = None,
+           alpha_auto: bool = False, size_auto: bool = False, device: str = "auto", threads: int | None = None,
            progress: bool = False) -> Encoded:
-    """Code `data` by `plan`: NEURAL with `pure`; else CM, and MIXED if `with_model`."""
+    """Code `data` by `plan`: NEURAL with `pure`; else CM, and MIXED if `with_model`. `alpha_auto`,
+    `size_auto`: the penalty, then the width, chosen by measured description length first."""
     if not pure and plan.mixer_alternatives and data:
         from .codec.mixer import choose_params
         plan = replace(plan, mixer=choose_params(data, (plan.mixer, *plan.mixer_alternatives)))
@@ -60,21 +64,28 @@ def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: f
         t0 = time.perf_counter()
         return Encoded({Method.CM: cm_sections(data, plan, progress)}, None, 0.0, time.perf_counter() - t0, "cpu")
     with runtime.torch_threads(threads):
-        return _encode_with_model(data, plan, pure, lump_eps, alpha_auto, runtime.resolve_device(device), progress)
+        return _encode_with_model(data, plan, pure, lump_eps, alpha_auto, size_auto, runtime.resolve_device(device),
+                                  progress)
 
 
-def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | None, alpha_auto: bool, device,
-                       progress: bool) -> Encoded:
+def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | None, alpha_auto: bool,
+                       size_auto: bool, device, progress: bool) -> Encoded:
     from .codec import arith, mixed
     from .models.exact import ExactByteGPT
+    from .codec.layout import chunk_lengths
     from .training.alpha import choose_alpha
+    from .training.size import choose_width, held_back
     from .training.train import train_quantized
 
     t0 = time.perf_counter()
-    train_cfg, sweep = plan.train, None
+    train_cfg, model_cfg, sweep, widths = plan.train, plan.model, None, None
     if alpha_auto and data:
-        train_cfg, sweep = choose_alpha(data, plan.model, train_cfg, device=device)
-    trained = train_quantized(data, plan.model, train_cfg, device, progress, lump_eps)
+        train_cfg, sweep = choose_alpha(data, model_cfg, train_cfg, device=device)
+    if size_auto and data:
+        lengths = chunk_lengths(len(data), plan.block)
+        chunks = (np.arange(len(lengths), dtype=np.int64) * plan.block, lengths)
+        model_cfg, widths = choose_width(data, chunks, held_back(np.arange(len(lengths))), model_cfg, train_cfg, device)
+    trained = train_quantized(data, model_cfg, train_cfg, device, progress, lump_eps)
     qm = trained.qm
     t1 = time.perf_counter()
     exact, weights = ExactByteGPT(qm, device), sections.weights_section(qm)
@@ -87,7 +98,7 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
         candidates = {Method.MIXED: [(Section.CONFIG, sections.mix_config(plan.block, plan.lanes, plan.mixer, qm.cfg)),
                                      (Section.WEIGHTS, weights), (Section.DATA, coded)],
                       Method.CM: cm_sections(data, plan, progress)}
-    return Encoded(candidates, trained, t1 - t0, time.perf_counter() - t1, str(device), sweep)
+    return Encoded(candidates, trained, t1 - t0, time.perf_counter() - t1, str(device), sweep, widths)
 
 
 def decode(coding: sections.Coding, parts: dict[Section, bytes], n_bytes: int, *, device: str = "auto",

@@ -9,7 +9,7 @@ import pytest
 import mdlzip
 from mdlzip import cost
 from mdlzip.levels import LEVELS, MIN_BUDGET_SECONDS, settings
-from mdlzip.training.config import ALPHA_AUTO_RUNS
+from mdlzip.training.config import ALPHA_AUTO_TRIALS
 
 
 def planned_seconds(plan, runs: float = 1.0) -> float:
@@ -36,7 +36,7 @@ def test_the_budget_caps_the_steps_and_more_time_buys_more():
     unbounded = settings(6, n, time_budget=1e9).train.num_steps(n // 128)
     steps = [settings(6, n, time_budget=t).train.num_steps(n // 128) for t in (2000, 4000, 8000)]
     assert steps[0] < steps[1] < steps[2] <= unbounded
-    assert settings(6, n, time_budget=4000, training_runs=ALPHA_AUTO_RUNS).budget_steps < settings(6, n, time_budget=4000).budget_steps
+    assert settings(6, n, time_budget=4000, training_runs=1 + ALPHA_AUTO_TRIALS).budget_steps < settings(6, n, time_budget=4000).budget_steps
 
 
 def test_no_time_to_train_means_no_model_and_a_reason():

@@ -12,7 +12,12 @@ REGULARIZERS = ("none", "magnitude", "drr", "rl1", "pmmp")  # sparsity methods (
 # length can always fall back to not regularizing. Each candidate trains this fraction of the full steps.
 ALPHA_GRID_BITS = (0.0, 10.0, 30.0, 100.0)
 ALPHA_TRIAL_FRACTION = 0.25
-ALPHA_AUTO_RUNS = 1 + ALPHA_TRIAL_FRACTION * len(ALPHA_GRID_BITS)  # trainings, in full runs, of alpha "auto"
+# size "auto" (training/size.py): candidate widths, as fractions of the level's; each trains this fraction of the steps
+WIDTH_FRACTIONS = (1.0, 0.5, 0.25)
+WIDTH_TRIAL_FRACTION = 0.25
+# what the trials of each choice cost, in full trainings (the time budget holds them beside the run)
+ALPHA_AUTO_TRIALS = ALPHA_TRIAL_FRACTION * len(ALPHA_GRID_BITS)
+SIZE_AUTO_TRIALS = WIDTH_TRIAL_FRACTION * len(WIDTH_FRACTIONS)
 
 
 def is_real(v) -> bool:

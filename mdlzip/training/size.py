@@ -1,9 +1,10 @@
-"""The model size of a dataset archive, chosen by measured description length on held-back records.
+"""The model size (`--size auto`), chosen by measured description length on held-back chunks.
 
-Every HOLD_EVERY-th record is held back; each candidate width (the level's, its half and its
-quarter) trains for a fraction of the full steps on the other records, is quantized, and is
+The chunks of every HOLD_EVERY-th group are held back (a dataset's groups are its records, so a
+record is held back whole; one file's are its chunks); each candidate width (the level's, its half
+and its quarter) trains for a fraction of the full steps on the other chunks, is quantized, and is
 scored by what its archive would hold: its weights section (exact bytes) plus the held-back
-records' code length under the exact integer model, scaled to the whole dataset. The smallest
+chunks' code length under the exact integer model alone, scaled to the whole input. The smallest
 total wins; a model that no width makes pay is still measured here and left to the coder's own
 comparison with the adaptive statistics alone (cm).
 """
@@ -19,13 +20,11 @@ from ..codec.layout import gather_chunks
 from ..models.exact import ExactByteGPT, chunk_inputs
 from ..models.stored import ByteGPTConfig
 from ..sections import weights_section
-from .config import TrainConfig
+from .config import WIDTH_FRACTIONS, WIDTH_TRIAL_FRACTION, TrainConfig
 from .train import Chunks, train_quantized
 
 HOLD_EVERY = 10  # every 10th record is held back to measure the candidates
 MIN_HELD = 8  # fewer held-back chunks than this: too few to measure, the level's width is kept
-WIDTH_FRACTIONS = (1.0, 0.5, 0.25)  # candidate widths, of the level's (narrowed) width
-STEPS_FRACTION = 0.25  # each candidate's trial: this share of the full run's steps (at least min_steps)
 SCORE_BATCH = 8  # held-back chunks per forward pass of the exact model
 
 
@@ -49,20 +48,23 @@ def code_bits(model: ExactByteGPT, data: bytes, chunks: Chunks) -> float:
     return bits
 
 
-def choose_width(data: bytes, record_chunks: list[Chunks], cfg: ByteGPTConfig, train_cfg: TrainConfig,
+def held_back(groups: np.ndarray) -> np.ndarray:
+    """Which chunks are held back, given each chunk's group (record, or chunk, number)."""
+    return groups % HOLD_EVERY == HOLD_EVERY - 1
+
+
+def choose_width(data: bytes, chunks: Chunks, held: np.ndarray, cfg: ByteGPTConfig, train_cfg: TrainConfig,
                  device: torch.device) -> tuple[ByteGPTConfig, list[dict]]:
-    """The width of the smallest measured total, and the measured rows. `record_chunks[r]` are
-    record r's chunks (starts, lengths)."""
-    held = [c for r, c in enumerate(record_chunks) if r % HOLD_EVERY == HOLD_EVERY - 1]
-    rest = [c for r, c in enumerate(record_chunks) if r % HOLD_EVERY != HOLD_EVERY - 1]
-    join = lambda cs: (np.concatenate([c[0] for c in cs]), np.concatenate([c[1] for c in cs]))
-    held_chunks, rest_chunks = join(held or [(np.zeros(0, np.int64),) * 2]), join(rest or [(np.zeros(0, np.int64),) * 2])
+    """The width of the smallest measured total, and the measured rows (none where there is too little
+    to hold back). `chunks`: (starts, lengths) of every chunk; `held`: which of them are held back."""
+    starts, lengths = chunks
+    held_chunks, rest_chunks = (starts[held], lengths[held]), (starts[~held], lengths[~held])
     widths = candidate_widths(cfg)
     if len(held_chunks[0]) < MIN_HELD or len(widths) == 1:
         return cfg, []
     full = train_cfg.num_steps(len(rest_chunks[0]))
-    trial = replace(train_cfg, max_steps=min(full, max(train_cfg.min_steps, math.ceil(STEPS_FRACTION * full))))
-    scale = int(sum(c[1].sum() for c in record_chunks)) / max(1, int(held_chunks[1].sum()))
+    trial = replace(train_cfg, max_steps=min(full, max(train_cfg.min_steps, math.ceil(WIDTH_TRIAL_FRACTION * full))))
+    scale = int(lengths.sum()) / max(1, int(held_chunks[1].sum()))
     rows = []
     for width in widths:
         candidate = replace(cfg, n_embd=width)
