@@ -199,7 +199,8 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
     with ThreadPoolExecutor(1) as pool:
         beside = pool.submit(classical_work, False) if runtime.worker_count(opts.threads) > 1 else None
         result = pipeline.encode(data, plan, pure=opts.pure, with_model=with_model, lump_eps=opts.lump_eps,
-                                 alpha_auto=opts.alpha == "auto", size_auto=opts.size == "auto", device=opts.device,
+                                 alpha_auto=opts.alpha == "auto", size_auto=opts.size == "auto",
+                                 may_decline=opts.model is None and not opts.model_options(), device=opts.device,
                                  threads=opts.threads, progress=opts.progress)
         classical_archives, xz_bytes = beside.result() if beside else classical_work(opts.progress)
     candidates = {m: container.pack(m, data, parts) for m, parts in result.candidates.items()}
@@ -216,10 +217,10 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
                     candidates={m.name.lower(): len(b) for m, b in candidates.items()},
                     xz_bytes=xz_bytes, train_steps=stats.steps if stats else 0,
                     train_seconds=result.train_seconds, code_seconds=result.code_seconds, device=result.device,
-                    training=dict(asdict(stats), alpha_sweep=result.alpha_sweep, size_sweep=result.size_sweep)
-                    if stats else {},
+                    training=dict(asdict(stats) if stats else {}, alpha_sweep=result.alpha_sweep,
+                                  size_sweep=result.size_sweep) if stats or result.size_sweep else {},
                     lumping=trained.lumped if trained else None,
-                    no_model=None if opts.pure or with_model else _no_model_reason(plan))
+                    no_model=result.declined or (None if opts.pure or with_model else _no_model_reason(plan)))
     return archive, report
 
 

@@ -38,6 +38,7 @@ class Encoded:
     device: str  # where the model ran ("cpu" when none did: cm runs on the CPU)
     alpha_sweep: list | None = None  # alpha="auto": the measured candidates
     size_sweep: list | None = None  # size="auto": the measured widths
+    declined: str | None = None  # why the trials left the model out (the level's own model only)
 
 
 def _cm_data(data: bytes, plan: Plan, progress: bool) -> bytes:
@@ -53,10 +54,13 @@ def cm_sections(data: bytes, plan: Plan, progress: bool = False) -> Sections:
 
 
 def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: float | None = None,
-           alpha_auto: bool = False, size_auto: bool = False, device: str = "auto", threads: int | None = None,
-           progress: bool = False) -> Encoded:
+           alpha_auto: bool = False, size_auto: bool = False, may_decline: bool = False, device: str = "auto",
+           threads: int | None = None, progress: bool = False) -> Encoded:
     """Code `data` by `plan`: NEURAL with `pure`; else CM, and MIXED if `with_model`. `alpha_auto`,
-    `size_auto`: the penalty, then the width, chosen by measured description length first."""
+    `size_auto`: the penalty, then the width, chosen by measured description length first.
+    `may_decline` (the level's own model, not one asked for): where the width trials measure that
+    the model alone would take more bytes than cm's archive, the model is neither trained in full
+    nor mixed in (`Encoded.declined` says so): mixing it could not pay (see `_declines`)."""
     if not pure and plan.mixer_alternatives and data:
         from .codec.mixer import choose_params
         plan = replace(plan, mixer=choose_params(data, (plan.mixer, *plan.mixer_alternatives)))
@@ -64,12 +68,26 @@ def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: f
         t0 = time.perf_counter()
         return Encoded({Method.CM: cm_sections(data, plan, progress)}, None, 0.0, time.perf_counter() - t0, "cpu")
     with runtime.torch_threads(threads):
-        return _encode_with_model(data, plan, pure, lump_eps, alpha_auto, size_auto, runtime.resolve_device(device),
-                                  progress)
+        return _encode_with_model(data, plan, pure, lump_eps, alpha_auto, size_auto, may_decline and not pure,
+                                  runtime.resolve_device(device), progress)
+
+
+def _declines(widths: list[dict] | None, cm: Sections) -> str | None:
+    """Why the model is left out, or None: the best width's measured total (weights plus the held-back
+    chunks' code under the model alone, scaled to the input) above cm's archive. The mixed coder
+    adds the model to cm's statistics but codes in 1,024 lanes, which costs those statistics 5-7 %
+    (1 MB of text: 239,562 bytes in 1,024 lanes, 223,024 in one), and stores the weights: a model
+    that alone does worse than cm was measured never to make that back (README, "Large inputs")."""
+    cm_bytes = sum(len(part) for _, part in cm)
+    best = min(widths or [], key=lambda r: r["estimated_total_bytes"], default=None)
+    if best is None or best["estimated_total_bytes"] <= cm_bytes:
+        return None
+    return (f"trials of widths {', '.join(str(r['n_embd']) for r in widths)}: the model alone would take about "
+            f"{best['estimated_total_bytes']:,} bytes, cm takes {cm_bytes:,}; mixing it in cannot pay")
 
 
 def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | None, alpha_auto: bool,
-                       size_auto: bool, device, progress: bool) -> Encoded:
+                       size_auto: bool, may_decline: bool, device, progress: bool) -> Encoded:
     from .codec import arith, mixed
     from .models.exact import ExactByteGPT
     from .codec.layout import chunk_lengths
@@ -85,6 +103,11 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
         lengths = chunk_lengths(len(data), plan.block)
         chunks = (np.arange(len(lengths), dtype=np.int64) * plan.block, lengths)
         model_cfg, widths = choose_width(data, chunks, held_back(np.arange(len(lengths))), model_cfg, train_cfg, device)
+    c0 = time.perf_counter()
+    cm = None if pure else cm_sections(data, plan, progress)
+    cm_seconds = time.perf_counter() - c0
+    if may_decline and (why := _declines(widths, cm)):
+        return Encoded({Method.CM: cm}, None, c0 - t0, cm_seconds, str(device), sweep, widths, why)
     trained = train_quantized(data, model_cfg, train_cfg, device, progress, lump_eps)
     qm = trained.qm
     t1 = time.perf_counter()
@@ -97,8 +120,9 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
         coded = mixed.encode(exact, data, plan.block, plan.lanes, plan.mixer, progress)
         candidates = {Method.MIXED: [(Section.CONFIG, sections.mix_config(plan.block, plan.lanes, plan.mixer, qm.cfg)),
                                      (Section.WEIGHTS, weights), (Section.DATA, coded)],
-                      Method.CM: cm_sections(data, plan, progress)}
-    return Encoded(candidates, trained, t1 - t0, time.perf_counter() - t1, str(device), sweep, widths)
+                      Method.CM: cm}
+    return Encoded(candidates, trained, t1 - t0 - cm_seconds, time.perf_counter() - t1 + cm_seconds, str(device), sweep,
+                   widths)
 
 
 def decode(coding: sections.Coding, parts: dict[Section, bytes], n_bytes: int, *, device: str = "auto",

@@ -28,3 +28,16 @@ def test_auto_keeps_the_width_of_the_smallest_measured_total(one_thread, data):
 def test_size_is_auto_or_level(size):
     with pytest.raises(mdlzip.OptionError, match="size"):
         mdlzip.compress(b"x", size=size)
+
+
+def test_a_level_leaves_out_a_model_its_trials_measure_cannot_pay(one_thread):
+    """Level 7 trains a model at any size; on 16 KB of text the width trials measure the model alone
+    far above cm's archive, so it is neither trained in full nor mixed in; asked for, it is."""
+    text = (b"the quick brown fox jumps over the lazy dog; " * 400)[:16_000]
+    archive, report = mdlzip.compress_with_report(text, 7, fallback=False)
+    assert report.method == "cm" and "cannot pay" in report.no_model and report.train_steps == 0
+    best = min(r["estimated_total_bytes"] for r in report.training["size_sweep"])
+    assert best > report.archive_bytes - 100  # cm's archive, less the container's few bytes
+    assert mdlzip.decompress(archive) == text
+    asked = mdlzip.compress_with_report(text, 7, fallback=False, model=True)[1]
+    assert asked.method == "mixed" and asked.no_model is None
