@@ -74,13 +74,14 @@ def bpb(n: int | None, size: int) -> str:
 def report(rows_path: Path, out_stem: Path) -> None:
     """A Markdown table (out_stem.md) and a plot (out_stem.png) of bits per byte against size."""
     rows = [json.loads(line) for line in rows_path.read_text().splitlines() if line.strip()]
-    lines = ["| source | MB | config | cm bpb | model bpb (weights bytes) | xz bpb | steps | seconds |",
+    lines = ["| source | MB | config | cm bpb | model bpb (weights bytes, where written) | xz bpb | steps | seconds |",
              "|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in sorted(rows, key=lambda r: (r["source"], r["mb"], r["config"])):
         c, n = r["candidates"], r["bytes"]
         model = c.get("neural") or c.get("mixed")
-        lines.append(f"| {r['source']} | {r['mb']:g} | {r['config']} | {bpb(c.get('cm'), n)} | {bpb(model, n)} "
-                     f"({r['weights_bytes'] or 0:,}) | {bpb(r['xz_bytes'], n)} | {r['train_steps']:,} | {r['seconds']:,.0f} |")
+        weights = f" ({r['weights_bytes']:,})" if r["weights_bytes"] else ""
+        lines.append(f"| {r['source']} | {r['mb']:g} | {r['config']} | {bpb(c.get('cm'), n)} | {bpb(model, n)}{weights} "
+                     f"| {bpb(r['xz_bytes'], n)} | {r['train_steps']:,} | {r['seconds']:,.0f} |")
     out_stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     from .plots import _pyplot
 
@@ -92,10 +93,11 @@ def report(rows_path: Path, out_stem: Path) -> None:
         for config in CONFIGS:
             key = "neural" if config == "pure" else "mixed"
             series[config] = [(r["mb"], r["candidates"].get(key)) for r in mine if r["config"] == config]
+        names = {"cm": "cm", "L6": "mixed -6", "L9": "mixed -9", "pure": "pure -6"}
         for label, points in series.items():
             points = sorted((mb, 8 * n / (mb * MB)) for mb, n in points if n)
             if points:
-                ax.plot(*zip(*points), marker="o", label=label)
+                ax.plot(*zip(*points), marker="o", label=names[label], color=f"C{list(names).index(label)}")
         if name == "teacher" and mine:
             ax.axhline(mine[0]["source_meta"]["entropy_rate"], color="grey", linestyle=":", label="entropy rate")
         ax.set(xscale="log", xlabel="input MB", ylabel="archive bits per byte", title=name)

@@ -25,8 +25,8 @@ from numba import njit, prange
 
 from .exact_numba import MFC, MOUT, MPROJ, ExactStepper, _add_scaled, _attend, _check_rows, _norm, _out_freqs, _requant
 
-BATCH_MIN = 32  # rows per step from which one product per matrix beats a row-at-a-time kernel (measured:
-# scripts/time_mixed.py; at 1,024 lanes level 6 decodes 2.3x faster, level 9 4.5x)
+BATCH_MIN = 32  # rows per step from which one product per matrix beats a row-at-a-time kernel (measured,
+# `scripts/time_mixed.py --kernels`: at 1,024 lanes level 6 decodes 2.1x faster than row at a time, level 9 2.5x)
 
 
 @contextmanager
