@@ -90,7 +90,7 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
                        size_auto: bool, may_decline: bool, device, progress: bool) -> Encoded:
     from .codec import arith, mixed
     from .models.exact import ExactByteGPT
-    from .codec.layout import chunk_lengths
+    from .codec.layout import file_chunks
     from .training.alpha import choose_alpha
     from .training.size import choose_width, held_back
     from .training.train import train_quantized
@@ -100,9 +100,8 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
     if alpha_auto and data:
         train_cfg, sweep = choose_alpha(data, model_cfg, train_cfg, device=device)
     if size_auto and data:
-        lengths = chunk_lengths(len(data), plan.block)
-        chunks = (np.arange(len(lengths), dtype=np.int64) * plan.block, lengths)
-        model_cfg, widths = choose_width(data, chunks, held_back(np.arange(len(lengths))), model_cfg, train_cfg, device)
+        chunks = file_chunks(len(data), plan.block)
+        model_cfg, widths = choose_width(data, chunks, held_back(np.arange(len(chunks[0]))), model_cfg, train_cfg, device)
     c0 = time.perf_counter()
     cm = None if pure else cm_sections(data, plan, progress)
     cm_seconds = time.perf_counter() - c0

@@ -29,6 +29,12 @@ def split_chunks(data: bytes | np.ndarray, block: int, pad: int = 0) -> np.ndarr
     return padded.reshape(-1, block)
 
 
+def file_chunks(n_bytes: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, lengths) of the chunks of one input cut every `block` bytes."""
+    lengths = chunk_lengths(n_bytes, block)
+    return np.arange(len(lengths), dtype=np.int64) * block, lengths
+
+
 def starts_of(lengths: np.ndarray) -> np.ndarray:
     """Where each of consecutive runs of these lengths starts (int64): 0, then the running sums."""
     return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) else np.zeros(0, np.int64)

@@ -22,7 +22,7 @@ from ..models.exact import ExactByteGPT
 from ..models.transformer import BOS
 from .arith import chunk_freqs, next_byte_freqs
 from .cm_params import MixParams
-from .layout import chunk_rows, lane_layout
+from .layout import chunk_rows, lane_layout, starts_of
 from .mixer import MixDecoder, MixEncoder
 
 
@@ -115,7 +115,7 @@ def _code_batched(coder: MixEncoder | MixDecoder, model: ExactByteGPT, src: np.n
     from ..models.exact_batched import BatchedStepper
 
     stepper, lane_len = BatchedStepper(model, len(coder.lane_len)), coder.lane_len
-    lane_start, last = np.concatenate([[0], np.cumsum(lane_len)[:-1]]), np.zeros(len(lane_len), np.int64)
+    lane_start, last = starts_of(lane_len), np.zeros(len(lane_len), np.int64)
     for step in range(int(lane_len.max())):
         rows = np.flatnonzero(lane_len > step)
         if step % block == 0:  # a new chunk in every lane: the model's context restarts

@@ -58,10 +58,7 @@ class BatchedStepper(ExactStepper):
         self._acc = np.empty(rows * max(3 * C, H, 256), wt)  # a product's output
 
     def step(self, inputs, rows=None) -> np.ndarray:
-        rows = self._all if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
-        inputs = np.ascontiguousarray(inputs, dtype=np.int64)
-        if rows.ndim != 1 or inputs.shape != rows.shape:
-            raise ValueError(f"inputs of shape {inputs.shape} for rows of shape {rows.shape}")
+        inputs, rows = self._checked(inputs, rows)
         if len(rows) < BATCH_MIN:
             return super().step(inputs, rows)
         w, n, C = self._w, len(rows), self.cfg.n_embd

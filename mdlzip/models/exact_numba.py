@@ -111,13 +111,18 @@ class ExactStepper:
         self._pos[rows] = 0
         self._prev[rows] = BOS
 
+    def _checked(self, inputs, rows) -> tuple[np.ndarray, np.ndarray]:
+        """`step`'s arguments as int64 arrays (one compiled variant), one input per row."""
+        rows = self._all if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+        inputs = np.ascontiguousarray(inputs, dtype=np.int64)
+        if rows.ndim != 1 or inputs.shape != rows.shape:
+            raise ValueError(f"inputs of shape {inputs.shape} for rows of shape {rows.shape}")
+        return inputs, rows
+
     def step(self, inputs, rows=None) -> np.ndarray:
         """Feed input tokens (0..256) to `rows` (distinct indices; default all, in order) and
         advance them one position: their frequencies, float64 (len(rows), 256)."""
-        rows = self._all if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
-        inputs = np.ascontiguousarray(inputs, dtype=np.int64)  # one compiled variant
-        if rows.ndim != 1 or inputs.shape != rows.shape:
-            raise ValueError(f"inputs of shape {inputs.shape} for rows of shape {rows.shape}")
+        inputs, rows = self._checked(inputs, rows)
         freqs = np.empty((len(rows), 256))
         w = self._w
         _step(inputs, rows, self._pos, self._prev, self._k, self._v, w.wte, w.wte2, w.wpe, w.attw, w.fc, w.out,

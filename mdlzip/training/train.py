@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..codec.layout import chunk_lengths, gather_chunks
+from ..codec.layout import file_chunks, gather_chunks
 from ..cost import format_seconds
 from ..models.exact import chunk_inputs, quantize
 from ..models.lump import lump_transformer
@@ -76,9 +76,7 @@ class ChunkSource:
 
     def __init__(self, data: bytes, block_size: int, chunks: Chunks | None = None):
         self.arr, self.block = np.frombuffer(data, dtype=np.uint8), block_size
-        if chunks is None:
-            chunks = (np.arange(0, len(data), block_size, dtype=np.int64), chunk_lengths(len(data), block_size))
-        self.starts, self.lengths = chunks
+        self.starts, self.lengths = file_chunks(len(data), block_size) if chunks is None else chunks
 
     def __len__(self) -> int:
         return len(self.starts)
