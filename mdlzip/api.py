@@ -19,6 +19,7 @@ from .cost import format_seconds
 from .levels import CLASSICAL_LEVEL, DEFAULT_LEVEL, LEVELS, Plan, check_level, settings
 from .models.stored import param_count
 from .options import CompressOptions, DecompressOptions
+from .training import distributed
 from .training.config import ALPHA_AUTO_TRIALS, SIZE_AUTO_TRIALS
 
 
@@ -169,7 +170,7 @@ def _no_model_reason(plan: Plan) -> str:
             f"steps beside the coding (the least is {plan.train.min_steps}); --time-budget or --model train one")
 
 
-def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> tuple[bytes, Report]:
+def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> tuple[bytes, Report] | tuple[None, None]:
     """Compress `data`; return the archive and its MDL report.
 
     The data is coded with adaptive statistics (method cm), and where the level says, where
@@ -179,6 +180,10 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
     zstd and xz compete too. The options are the fields of `mdlzip.options.CompressOptions`
     (device, threads, progress, fallback, verify, pure, model, lump_eps, regularizer, alpha,
     beta, tolerance, prelude_frac, finetune_frac); each is checked here, before any work.
+
+    Inside `mdlzip.training.distributed.process_group()` (what `--distributed` runs under torchrun)
+    every rank calls it alike and trains its share of the model; rank 0 gets the archive and the
+    report, the other ranks (None, None).
     """
     opts = CompressOptions.from_keywords("compress", options)
     runtime.check_available(opts.device)
@@ -197,11 +202,14 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
             return (_classical_candidates(data, bar) if opts.fallback else {}), classical.xz_size(data, bar)
 
     with ThreadPoolExecutor(1) as pool:
-        beside = pool.submit(classical_work, False) if runtime.worker_count(opts.threads) > 1 else None
+        main = distributed.is_main()
+        beside = pool.submit(classical_work, False) if main and runtime.worker_count(opts.threads) > 1 else None
         result = pipeline.encode(data, plan, pure=opts.pure, with_model=with_model, lump_eps=opts.lump_eps,
                                  alpha_auto=opts.alpha == "auto", size_auto=opts.size == "auto",
                                  may_decline=opts.model is None and not opts.model_options(), device=opts.device,
                                  threads=opts.threads, progress=opts.progress)
+        if not main:  # another rank of a distributed training: it trained, rank 0 writes
+            return None, None
         classical_archives, xz_bytes = beside.result() if beside else classical_work(opts.progress)
     candidates = {m: container.pack(m, data, parts) for m, parts in result.candidates.items()}
     model_method = next(m for m in MODEL_METHODS if m in candidates)
@@ -244,8 +252,9 @@ def _classical_only(data: bytes, opts: CompressOptions) -> tuple[bytes, Report]:
                            no_model="none: level 0 codes with the classical methods alone")
 
 
-def compress(data: bytes, level: int = DEFAULT_LEVEL, **options) -> bytes:
-    """Compress `data` into one .mdlz archive (options as for `compress_with_report`)."""
+def compress(data: bytes, level: int = DEFAULT_LEVEL, **options) -> bytes | None:
+    """Compress `data` into one .mdlz archive (options, and None on a rank other than 0 of a
+    distributed training, as for `compress_with_report`)."""
     return compress_with_report(data, level, **options)[0]
 
 

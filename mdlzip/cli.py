@@ -280,6 +280,9 @@ DEVICE = click.option("--device", type=click.Choice(DEVICES), default="auto", sh
                       help="Where a model runs (never changes the bytes).")
 MODEL_FILE = click.option("-M", "--model-file", "model_file", type=click.Path(dir_okay=False),
                           help="The model file (.mdlm, from mdlzip train) the archive was coded with.")
+DISTRIBUTED = click.option("--distributed", is_flag=True, help="Run as one of the processes that torchrun starts "
+                           "(torchrun --nproc-per-node N -m mdlzip ... --distributed): they train the model together "
+                           "(DDP, a GPU each where there are GPUs), rank 0 writes.")
 MEMLIMIT = click.option("--memlimit", type=MemlimitType(), default=str(DEFAULT_MEMLIMIT),
                         help=f"Refuse to decode an archive that needs more memory (default {format_size(DEFAULT_MEMLIMIT)}; "
                              "KiB/MiB/GiB, N% of RAM, 0: no limit).")
@@ -340,6 +343,35 @@ def compress_options(o: dict) -> dict:
     except OptionError as exc:
         raise click.UsageError(str(exc)) from None
     return given
+
+
+@contextlib.contextmanager
+def _ranks(files: tuple[str, ...], o: dict, one_run: bool):
+    """--distributed: this process joins torchrun's for the command (training/distributed.py), its own
+    device in o["device"]; the ranks other than 0 show no progress and no warnings. A combination
+    that cannot train on several processes is a usage error; `one_run`: the inputs make one training."""
+    if not o["distributed"]:
+        yield
+        return
+    from .training import distributed
+
+    misuse = ("-0 trains no model" if o["level"] == CLASSICAL_LEVEL else
+              "-M codes with a model already trained" if o.get("model_file") else
+              "standard input and output belong to one process" if STDIO in files or o.get("to_stdout")
+              or o.get("output") == STDIO else
+              "one training at a time: several inputs need -o (one archive)" if not one_run else None)
+    try:
+        if misuse:
+            raise OptionError(f"--distributed: {misuse}")
+        distributed.check_launched()
+        distributed.rank_device(o["device"])
+    except MdlzipError as exc:  # no CUDA for --device cuda too: nothing has started
+        raise click.UsageError(str(exc)) from None
+    with distributed.process_group(o["device"]) as device:
+        o["device"] = device
+        if not distributed.is_main():
+            o.update(progress=False, quiet=max(o["quiet"], 1))
+        yield
 
 
 def _inputs(files: tuple[str, ...], o: dict, compressing: bool) -> tuple[str, ...]:
@@ -404,6 +436,7 @@ def main() -> None:
 @click.option("-M", "--model-file", "model_file", type=click.Path(dir_okay=False, exists=True),
               help="Code with this model file (mdlzip train) instead of training one; it is not stored: "
                    "decoding needs it too (a multi-member archive).")
+@DISTRIBUTED
 def compress(files: tuple[str, ...], **o) -> None:
     """Compress FILEs to FILE.mdlz (no FILE, or -: stdin to stdout). One line per file on stderr
     (none when writing to stdout); -v: the itemized MDL report; --json: the full report on stdout.
@@ -412,6 +445,12 @@ def compress(files: tuple[str, ...], **o) -> None:
     (--regularizer, --alpha, ..., --lump-eps) trains a model where the level would not."""
     one = _one_archive(files, o)
     files = _prepare(files, o, compressing=True)
+    with _ranks(files, o, one_run=one or len(files) == 1):
+        _compress_files(files, o, one)
+
+
+def _compress_files(files: tuple[str, ...], o: dict, one: bool) -> None:
+    """compress's work once its inputs are known: one multi-member archive (`one`), or one per input."""
     options = compress_options(o)
     if one:
         sys.exit(_each((o["output"] or files[0],), lambda _: _compress_members(files, o, options), o["quiet"]))
@@ -426,6 +465,8 @@ def compress(files: tuple[str, ...], **o) -> None:
         if dest is None and not o["force"] and click.get_binary_stream("stdout").isatty():
             raise click.FileError("(stdout)", "compressed data not written to a terminal. Use -f to force.")
         archive, report = api.compress_with_report(_read(path), o["level"], **options)
+        if archive is None:  # another rank of a distributed training: rank 0 writes
+            return False
         _write(dest, archive, path)
         _finish(path, dest, o)
         if o["verbose"] > o["quiet"]:
@@ -477,6 +518,8 @@ def _compress_members(files: tuple[str, ...], o: dict, options: dict) -> None:
     block_size = o["block_size"] if o["block_size"] is not None else DEFAULT_BLOCK_SIZE
     archive, report = compress_dataset_with_report(items, o["level"], records_kind=o["records"], block_size=block_size,
                                                    model_file=model_file, **options)
+    if archive is None:  # another rank of a distributed training: rank 0 writes
+        return
     _write(dest, archive, files[0] if len(files) == 1 else STDIO)
     if o["verbose"] > o["quiet"]:
         click.echo(report.format(), err=True)
@@ -608,6 +651,7 @@ main.add_command(info, "list")  # as `zstd -l` and `mdlzip -l`
 @DEVICE
 @click.option("-q", "--quiet", count=True, help="No report, no progress bars.")
 @MODEL
+@DISTRIBUTED
 def train(samples: tuple[str, ...], output: str, force: bool, recursive: bool, records: str | None, **o) -> None:
     """Train a reusable model on SAMPLES and write it as a model file (FILE.mdlm): `compress -M FILE`
     codes new data of the same kind with it without storing it (as a zstd dictionary, but far
@@ -617,7 +661,6 @@ def train(samples: tuple[str, ...], output: str, force: bool, recursive: bool, r
 
     progress = not o["quiet"] and click.get_text_stream("stderr").isatty()
     o.update(recursive=recursive, files_from=None, output=None, no_fallback=False, progress=progress)
-    options = {k: v for k, v in compress_options(o).items() if k not in ("fallback", "pure", "model")}
     if o.get("pure"):
         raise click.UsageError("--pure does not apply to a model file")
     files = _inputs(samples, o, compressing=True)
@@ -626,6 +669,8 @@ def train(samples: tuple[str, ...], output: str, force: bool, recursive: bool, r
         if os.path.lexists(output) and not force:
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), output)
         blob = train_model([(member_name(p), _read(p)) for p in files], o["level"], records_kind=records, **options)
+        if blob is None:  # another rank of a distributed training: rank 0 writes
+            return
         _write(output, blob, STDIO)
         if not o["quiet"]:
             model = load(blob)
@@ -634,7 +679,9 @@ def train(samples: tuple[str, ...], output: str, force: bool, recursive: bool, r
                        f"{model.qm.num_nonzero():,} nonzero weights, {model.size:,} bytes, sha256 {model.sha256}",
                        err=True)
 
-    sys.exit(_each((output,), work, o["quiet"]))
+    with _ranks(files, o, one_run=True):
+        options = {k: v for k, v in compress_options(o).items() if k not in ("fallback", "pure", "model")}
+        sys.exit(_each((output,), work, o["quiet"]))
 
 
 def safe_member_path(directory: str, name: str) -> str:

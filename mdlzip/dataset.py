@@ -26,6 +26,7 @@ from .container import Method, Section
 from .errors import ChecksumError, FormatError, MdlzipError, ModelFileError, OptionError
 from .levels import DEFAULT_LEVEL, check_level, settings
 from .options import CompressOptions, DecompressOptions
+from .training import distributed
 
 MAX_CONTEXT = 512  # longest model context for records (the attention's cost grows with it)
 CONTEXT_QUANTILE = 0.9  # the context covers this share of the records whole
@@ -157,21 +158,24 @@ def _train(the_cut: Cut, plan, opts: CompressOptions):
 
 
 def train_model(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kind: str | int | None = None,
-                **options) -> bytes:
+                **options) -> bytes | None:
     """A reusable model file (.mdlm, FORMAT.md §7) trained on `items` (as for `compress_dataset`),
-    for `compress_dataset(..., model_file=...)`: new data of the same kind coded with it stores no model."""
+    for `compress_dataset(..., model_file=...)`: new data of the same kind coded with it stores no model.
+    Under torchrun (training/distributed.py) every rank trains, rank 0 gets the file, the others None."""
     opts = _options("train_model", options)
     the_cut = _cut_of(items, records_kind, 0)
     if not the_cut.data:
         raise OptionError("no data to train on")
     plan = settings(check_level(level), len(the_cut.data), time_budget=opts.time_budget, **opts.train_overrides())
-    return modelfile.dump(_train(the_cut, plan, opts)[0].qm)
+    trained = _train(the_cut, plan, opts)[0]
+    return modelfile.dump(trained.qm) if distributed.is_main() else None  # under torchrun rank 0 writes
 
 
 def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kind: str | int | None = None,
                                  block_size: int | str = records.DEFAULT_BLOCK_SIZE,
                                  model_file: bytes | modelfile.ModelFile | None = None, **options):
-    """A multi-member archive of `items` and its MDL report (see `compress_dataset`)."""
+    """A multi-member archive of `items` and its MDL report (see `compress_dataset`); under torchrun
+    (training/distributed.py) every rank trains, rank 0 gets them, the others (None, None)."""
     from tqdm import tqdm
 
     from .api import Report, _info
@@ -186,12 +190,15 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
     params = plan.mixer.sized_for(max([int(ls.sum()) for ls in blocks] or [1]))  # a block's tables
     lanes = max([int((ls > 0).sum()) for ls in blocks] or [1])
     with_model = external is not None or (opts.model is not False and bool(the_cut.data))
+    t0, trained, sweep = time.perf_counter(), None, []
+    if with_model and external is None:
+        trained, sweep = _train(the_cut, plan, opts)
+    if not distributed.is_main():  # another rank of a distributed training: it trained, rank 0 codes and writes
+        return None, None
     bar = tqdm(total=len(the_cut.data) * (2 if with_model else 1), desc="coding", unit="B", unit_scale=True,
                disable=not opts.progress, leave=False)
-    t0, trained, sweep = time.perf_counter(), None, []
     candidates = {}
     if with_model:
-        trained, sweep = _train(the_cut, plan, opts) if external is None else (None, [])
         qm = external.qm if external is not None else trained.qm
         train_seconds = time.perf_counter() - t0
         config = sections.mix_config(qm.cfg.block_size, lanes, params, qm.cfg, coder=sections.RECORDS_CODER,

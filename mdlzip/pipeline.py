@@ -20,6 +20,7 @@ from . import runtime, sections
 from .codec.layout import DECODE_BATCH
 from .container import Method, Section
 from .levels import Plan
+from .training import distributed
 
 if TYPE_CHECKING:  # torch is imported only where a model runs
     from .training.train import Trained
@@ -55,18 +56,21 @@ def cm_sections(data: bytes, plan: Plan, progress: bool = False) -> Sections:
 
 def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: float | None = None,
            alpha_auto: bool = False, size_auto: bool = False, may_decline: bool = False, device: str = "auto",
-           threads: int | None = None, progress: bool = False) -> Encoded:
+           threads: int | None = None, progress: bool = False) -> Encoded | None:
     """Code `data` by `plan`: NEURAL with `pure`; else CM, and MIXED if `with_model`. `alpha_auto`,
     `size_auto`: the penalty, then the width, chosen by measured description length first.
     `may_decline` (the level's own model, not one asked for): where the width trials measure that
     the model alone would take more bytes than cm's archive, the model is neither trained in full
-    nor mixed in (`Encoded.declined` says so): mixing it could not pay (see `_declines`)."""
-    if not pure and plan.mixer_alternatives and data:
+    nor mixed in (`Encoded.declined` says so): mixing it could not pay (see `_declines`).
+    Under torchrun (training/distributed.py) the other ranks than 0 only train, and return None."""
+    main = distributed.is_main()
+    if main and not pure and plan.mixer_alternatives and data:
         from .codec.mixer import choose_params
         plan = replace(plan, mixer=choose_params(data, (plan.mixer, *plan.mixer_alternatives)))
     if not pure and not with_model:
         t0 = time.perf_counter()
-        return Encoded({Method.CM: cm_sections(data, plan, progress)}, None, 0.0, time.perf_counter() - t0, "cpu")
+        return Encoded({Method.CM: cm_sections(data, plan, progress)}, None, 0.0, time.perf_counter() - t0,
+                       "cpu") if main else None
     with runtime.torch_threads(threads):
         return _encode_with_model(data, plan, pure, lump_eps, alpha_auto, size_auto, may_decline and not pure,
                                   runtime.resolve_device(device), progress)
@@ -87,7 +91,7 @@ def _declines(widths: list[dict] | None, cm: Sections) -> str | None:
 
 
 def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | None, alpha_auto: bool,
-                       size_auto: bool, may_decline: bool, device, progress: bool) -> Encoded:
+                       size_auto: bool, may_decline: bool, device, progress: bool) -> Encoded | None:
     from .codec import arith, mixed
     from .models.exact import ExactByteGPT
     from .codec.layout import file_chunks
@@ -103,11 +107,14 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
         chunks = file_chunks(len(data), plan.block)
         model_cfg, widths = choose_width(data, chunks, held_back(np.arange(len(chunks[0]))), model_cfg, train_cfg, device)
     c0 = time.perf_counter()
-    cm = None if pure else cm_sections(data, plan, progress)
+    main = distributed.is_main()  # under torchrun the other ranks wait here for rank 0's decision
+    cm = None if pure or not main else cm_sections(data, plan, progress)
     cm_seconds = time.perf_counter() - c0
-    if may_decline and (why := _declines(widths, cm)):
-        return Encoded({Method.CM: cm}, None, c0 - t0, cm_seconds, str(device), sweep, widths, why)
+    if may_decline and (why := distributed.from_main(cm and _declines(widths, cm))):
+        return Encoded({Method.CM: cm}, None, c0 - t0, cm_seconds, str(device), sweep, widths, why) if main else None
     trained = train_quantized(data, model_cfg, train_cfg, device, progress, lump_eps)
+    if not main:  # rank 0 codes
+        return None
     qm = trained.qm
     t1 = time.perf_counter()
     exact, weights = ExactByteGPT(qm, device), sections.weights_section(qm)

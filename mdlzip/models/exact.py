@@ -6,10 +6,16 @@ operation (multiply, divide, sqrt) followed by round/floor. Neither the summatio
 matmul kernel nor the CPU, GPU, thread count, batch size or sequence split can change a result,
 so encoder and decoder agree bit for bit on any machine. exp comes from tables computed with
 Python's `decimal`, whose exp is correctly rounded. See FORMAT.md, "Coding model".
+
+The bounds hold only where torch multiplies float32 in float32 and float64 in float64: on a GPU
+(and on some CPUs) torch may compute float32 products with TF32 or bfloat16 inside, which rounds
+the sums. `exact_products` holds every such setting off while the model runs, whatever the caller set.
 """
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 from decimal import Decimal, localcontext
 from functools import lru_cache
 
@@ -31,6 +37,49 @@ def exp_table(steps: int, span: int, one: int) -> tuple[int, ...]:
     with localcontext() as ctx:
         ctx.prec = 40
         return tuple(int((Decimal(-k) / steps).exp() * one + Decimal("0.5")) for k in range(steps * span)) + (0,)
+
+
+def _precision_settings() -> list[tuple]:
+    """(read, write, exact value) of each torch setting that lets a product or sum of floats be computed
+    in less than its type: TF32 or bfloat16 inside float32 matrix products (cuBLAS, oneDNN on the CPU),
+    cuDNN's TF32, and cuBLAS's reduced-precision reductions (float16 and bfloat16 products: none runs
+    here, but no setting that lowers a product's precision is left on while the coding model runs)."""
+    b = torch.backends
+    attr = lambda ns, name, value: (lambda: getattr(ns, name), lambda v: setattr(ns, name, v), value)
+    if hasattr(b.cuda.matmul, "fp32_precision"):  # torch >= 2.9 names them per backend, and refuses to read
+        # the old names once a caller has set these
+        held = [attr(b.cuda.matmul, "fp32_precision", "ieee"), attr(b.mkldnn.matmul, "fp32_precision", "ieee"),
+                attr(b.cudnn.conv, "fp32_precision", "ieee")]
+    else:
+        held = [(torch.get_float32_matmul_precision, torch.set_float32_matmul_precision, "highest"),
+                attr(b.cudnn, "allow_tf32", False)]
+    return held + [attr(b.cuda.matmul, "allow_fp16_reduced_precision_reduction", False),
+                   attr(b.cuda.matmul, "allow_bf16_reduced_precision_reduction", False)]
+
+
+_held = {"depth": 0, "before": []}  # exact_products: how many hold the settings (threads decode blocks at once)
+_held_lock = threading.Lock()
+
+
+@contextmanager
+def exact_products():
+    """torch's products of floats in their own precision inside (see the module docstring); the
+    caller's settings come back when the last holder leaves."""
+    with _held_lock:
+        if _held["depth"] == 0:
+            settings = _precision_settings()
+            _held["before"] = [(write, read()) for read, write, _ in settings]
+            for _, write, exact in settings:
+                write(exact)
+        _held["depth"] += 1
+    try:
+        yield
+    finally:
+        with _held_lock:
+            _held["depth"] -= 1
+            if _held["depth"] == 0:
+                for write, value in _held["before"]:
+                    write(value)
 
 
 def f32(x: float) -> float:
@@ -130,8 +179,11 @@ class ExactByteGPT:
         return torch.round(matmul(o, L["proj"]) * L["mproj"])
 
     @torch.no_grad()
+    @exact_products()
     def forward(self, idx: torch.Tensor, cache: dict) -> torch.Tensor:
-        """idx (B, n) inputs at positions cache['pos']..+n -> integer frequencies (B, n, 256), float64."""
+        """idx (B, n) inputs at positions cache['pos']..+n -> integer frequencies (B, n, 256), float64
+        on the model's device."""
+        idx = idx.to(self.device)
         n, pos = idx.shape[1], cache["pos"]
         r = self.wte[idx] + self.wte2[shift_right(idx, cache["prev"])] + self.wpe[pos:pos + n]  # (B, n, C)
         for i, L in enumerate(self.layers):

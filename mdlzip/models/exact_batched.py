@@ -11,33 +11,21 @@ byte), where one product per step reads it once for all rows. Below BATCH_MIN ro
 single call per step is faster (torch's per-call cost is paid per step, not per row).
 
 torch must multiply float32 matrices in float32: a lowered matmul precision (bf16 or TF32 inside
-float32 products, `torch.set_float32_matmul_precision`) would round the sums, so `step` holds the
-precision at "highest" while it runs.
+float32 products, `torch.set_float32_matmul_precision`) would round the sums, so `step` holds
+exact.exact_products while it runs.
 """
 from __future__ import annotations
-
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 import numba
 from numba import njit, prange
 
+from .exact import exact_products
 from .exact_numba import MFC, MOUT, MPROJ, ExactStepper, _add_scaled, _attend, _check_rows, _norm, _out_freqs, _requant
 
 BATCH_MIN = 32  # rows per step from which one product per matrix beats a row-at-a-time kernel (measured,
 # `scripts/time_mixed.py --kernels`: at 1,024 lanes level 6 decodes 2.1x faster than row at a time, level 9 2.5x)
-
-
-@contextmanager
-def exact_float32_products():
-    """torch's float32 matrix products in float32 throughout (see the module docstring)."""
-    before = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest")
-    try:
-        yield
-    finally:
-        torch.set_float32_matmul_precision(before)
 
 
 class BatchedStepper(ExactStepper):
@@ -74,7 +62,7 @@ class BatchedStepper(ExactStepper):
             return out
 
         numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))  # as many as torch's (-T)
-        with exact_float32_products():
+        with exact_products():
             for li in range(self.cfg.n_layer):
                 m, H = w.mult[li], int(w.hidden[li])
                 _norm_rows(r, norm_mult, x)

@@ -20,7 +20,7 @@ BOS = N_INPUTS - 1  # start-of-chunk input token; inputs have 257 symbols, outpu
 NORM_SCALE = 1 / 32  # fixed int8 grid of every RMSNorm output: codes cover [-3.97, 3.97]
 
 
-def fake_quant(x: torch.Tensor, scale: torch.Tensor, qmin: int, qmax: int) -> torch.Tensor:
+def fake_quant(x: torch.Tensor, scale: torch.Tensor | float, qmin: int, qmax: int) -> torch.Tensor:
     """Round x to the grid scale*[qmin..qmax] in the forward pass, identity gradient inside it."""
     q = torch.clamp(torch.round(x / scale), qmin, qmax) * scale
     return x + (q - x).detach()
@@ -40,10 +40,10 @@ class ActQuant(nn.Module):
         self.register_buffer("scale", torch.zeros(()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
+        if self.training:  # (x is bfloat16 under CUDA's autocast; torch.where keeps a GPU from waiting on the test)
             with torch.no_grad():
-                s = (x.abs().amax() / self.qmax).clamp_min(1e-8)
-                self.scale.copy_(s if self.scale == 0 else torch.lerp(self.scale, s, self.momentum))
+                s = (x.abs().amax() / self.qmax).clamp_min(1e-8).to(self.scale.dtype)
+                self.scale.copy_(torch.where(self.scale == 0, s, torch.lerp(self.scale, s, self.momentum)))
         return fake_quant(x, self.scale, self.qmin, self.qmax)
 
 
@@ -79,7 +79,7 @@ def shift_right(idx: torch.Tensor, first: torch.Tensor | None = None) -> torch.T
 def rms_norm(x: torch.Tensor) -> torch.Tensor:
     """RMSNorm without gain, then onto the fixed int8 grid NORM_SCALE."""
     y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
-    return fake_quant(y, torch.tensor(NORM_SCALE, device=x.device), -127, 127)
+    return fake_quant(y, NORM_SCALE, -127, 127)
 
 
 class CausalSelfAttention(nn.Module):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import OptionError
 
@@ -48,6 +48,13 @@ class TrainConfig:
     finetune_frac: float = 0.4  # fraction of the steps after pruning, with the masks fixed
     sparsity: float = 0.5  # magnitude: fraction of each weight matrix pruned to zero
     seed: int = 0  # of the one generator behind every random choice of the training
+    # Larger batches where there is more to compute with (train.fit): on CUDA each process draws
+    # cuda_batch_factor times batch_size chunks per step (16 chunks of a level's context leave a GPU
+    # mostly idle), and N processes of torchrun N times that. A batch k times larger takes k times
+    # fewer steps (`scaled`), with the learning rate times k ** lr_batch_power (0.5: the square-root
+    # rule for Adam). Neither is measured on a GPU yet; one process on the CPU has k = 1 and trains as ever.
+    cuda_batch_factor: int = 4
+    lr_batch_power: float = 0.5
 
     def __post_init__(self):
         def need(ok: bool, name: str, what: str) -> None:
@@ -62,6 +69,8 @@ class TrainConfig:
         need(count(self.batch_size) and self.batch_size >= 1, "batch_size", "an integer >= 1")
         need(count(self.tamade_chunks) and self.tamade_chunks >= 1, "tamade_chunks", "an integer >= 1")
         need(count(self.seed) and self.seed >= 0, "seed", "an integer >= 0")
+        need(count(self.cuda_batch_factor) and self.cuda_batch_factor >= 1, "cuda_batch_factor", "an integer >= 1")
+        need(is_real(self.lr_batch_power) and 0 <= self.lr_batch_power <= 1, "lr_batch_power", "a number in [0, 1]")
         need(is_real(self.lr) and self.lr > 0, "lr", "a number > 0")
         need(len(self.betas) == 2 and all(is_real(b) and 0 <= b < 1 for b in self.betas), "betas", "two numbers in [0, 1)")
         need(is_real(self.grad_clip) and self.grad_clip > 0, "grad_clip", "a number > 0")
@@ -76,6 +85,13 @@ class TrainConfig:
     def num_steps(self, n_chunks: int) -> int:
         steps = math.ceil(self.epochs * n_chunks / self.batch_size)
         return max(self.min_steps, min(self.max_steps, steps))
+
+    def scaled(self, k: int) -> TrainConfig:
+        """This training with k times the chunks per step: the learning rate times k ** lr_batch_power, and
+        min_steps and max_steps divided by k (rounded up), so that the step counts, the time budget's cap
+        and the trials' fractions of them (alpha.py, size.py) keep their meaning in chunks trained."""
+        return replace(self, batch_size=self.batch_size * k, lr=self.lr * k ** self.lr_batch_power,
+                       min_steps=-(-self.min_steps // k), max_steps=-(-self.max_steps // k))
 
     def phases(self, total: int) -> tuple[int, int]:
         """(first regularized step, pruning step) for `total` steps; pruning at `total` means after the last."""

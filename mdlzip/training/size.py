@@ -20,6 +20,7 @@ from ..codec.layout import gather_chunks
 from ..models.exact import ExactByteGPT, chunk_inputs
 from ..models.stored import ByteGPTConfig
 from ..sections import weights_section
+from . import distributed
 from .config import WIDTH_FRACTIONS, WIDTH_TRIAL_FRACTION, TrainConfig
 from .train import Chunks, train_quantized
 
@@ -56,7 +57,8 @@ def held_back(groups: np.ndarray) -> np.ndarray:
 def choose_width(data: bytes, chunks: Chunks, held: np.ndarray, cfg: ByteGPTConfig, train_cfg: TrainConfig,
                  device: torch.device) -> tuple[ByteGPTConfig, list[dict]]:
     """The width of the smallest measured total, and the measured rows (none where there is too little
-    to hold back). `chunks`: (starts, lengths) of every chunk; `held`: which of them are held back."""
+    to hold back). `chunks`: (starts, lengths) of every chunk; `held`: which of them are held back.
+    Under torchrun every rank trains each width, and all keep rank 0's choice."""
     starts, lengths = chunks
     held_chunks, rest_chunks = (starts[held], lengths[held]), (starts[~held], lengths[~held])
     widths = candidate_widths(cfg)
@@ -74,4 +76,4 @@ def choose_width(data: bytes, chunks: Chunks, held: np.ndarray, cfg: ByteGPTConf
                      "held_back_bits_per_byte": round(bits / int(held_chunks[1].sum()), 4),
                      "estimated_total_bytes": round(weight_bytes + bits * scale / 8)})
     best = min(rows, key=lambda row: row["estimated_total_bytes"])
-    return replace(cfg, n_embd=best["n_embd"]), rows
+    return distributed.from_main((replace(cfg, n_embd=best["n_embd"]), rows))  # under torchrun: rank 0's

@@ -6,7 +6,9 @@ before and after; `pruning.py`) and fine-tuning with the masks held fixed.
 
 The step count is a pure function of the input size and the options, never of wall-clock time, and
 every random choice comes from one seeded generator, so the same input and options give the same
-model on the same machine (and any machine decodes the archive, see `mdlzip.models.exact`).
+model on the same machine (and any machine decodes the archive, see `mdlzip.models.exact`). Under
+torchrun each process has its own generator and shard of the chunks, and the ranks end with rank 0's
+model (distributed.py): how many trained may change the weights, never the decoding.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from ..models.exact import chunk_inputs, quantize
 from ..models.lump import lump_transformer
 from ..models.stored import ByteGPTConfig, QuantizedModel, param_count
 from ..models.transformer import BOS, ByteGPT
+from . import distributed
 from .config import TrainConfig
 from .pruning import (
     apply_masks,
@@ -47,6 +50,7 @@ class TrainStats:
     regularizer: str = "none"
     alpha: float = 0.0
     params: int = 0  # weights in the model (all matrices, dense)
+    batch_size: int = 0  # chunks per step, over all processes (TrainConfig.scaled)
     nonzeros_before: int | None = None  # nonzero 5-bit codes when pruning starts (end of the regularized phase)
     nonzeros_pruned: int | None = None  # after TAMADE or magnitude pruning (and the first RGP)
     nonzeros_rgp: int | None = None  # after the second Random Gradient Pruning
@@ -134,24 +138,34 @@ def _announce(total: int, seconds_per_step: float, device: torch.device) -> None
 def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, progress: bool = False,
         chunks: Chunks | None = None) -> TrainStats:
     """Train `model` in place on the chunks of `data` (or those given): prelude, regularized phase,
-    pruning, fine-tuning."""
+    pruning, fine-tuning. Under torchrun (distributed.py) every rank trains on its own shard of the
+    chunks and ends with rank 0's model; on CUDA the batches are larger (TrainConfig.scaled), the
+    forward pass in bfloat16 autocast, AdamW fused, and the batches copied from pinned memory."""
     source = ChunkSource(data, model.cfg.block_size, chunks)
     mask_absent_bytes(model, data)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    total = cfg.num_steps(len(source))
+    rank, world = distributed.world()
+    cuda = device.type == "cuda"
+    run = cfg.scaled(world * (cfg.cuda_batch_factor if cuda else 1))  # the steps, lr and batch over all ranks
+    batch = run.batch_size // world  # chunks this rank draws per step
+    own = torch.arange(rank % len(source), len(source), world)  # its shard (all the chunks in one process)
+    gen = torch.Generator().manual_seed(cfg.seed + rank)
+    total = run.num_steps(len(source))
     reg_start, prune_step = cfg.phases(total)
     model.to(device).train()
+    net = distributed.data_parallel(model, device)
     reg = REGISTRY[cfg.regularizer]([m.weight for m in model.prunable().values()], cfg.alpha, cfg.beta)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=run.lr, betas=cfg.betas, weight_decay=0.0, fused=cuda or None)
     stats = TrainStats(steps=total, final_loss_bits=float("nan"), regularizer=reg.name, alpha=cfg.alpha,
-                       params=param_count(model.cfg))
+                       params=param_count(model.cfg), batch_size=run.batch_size)
     pruned = reg.pruning is None
 
-    def prune_now() -> None:
-        sample = torch.randint(len(source), (min(cfg.tamade_chunks, len(source)),), generator=gen)
-        prune(model, reg, cfg, tuple(t.to(device) for t in source.batch(sample)), gen, stats)
+    def prune_now() -> None:  # by rank 0 alone, on the whole input; the others take its masks and weights
+        if distributed.is_main():
+            sample = torch.randint(len(source), (min(cfg.tamade_chunks, len(source)),), generator=gen)
+            prune(model, reg, cfg, tuple(t.to(device) for t in source.batch(sample)), gen, stats)
+        distributed.sync_from_main(model.state_dict().values())
 
-    recent: list[float] = []
+    recent: list[torch.Tensor] = []  # the last losses, read once at the end (reading each would stall a GPU)
     bar = tqdm(range(total), desc="training", unit="step", disable=not progress, leave=False)
     started = time.perf_counter()
     for step in bar:
@@ -163,11 +177,12 @@ def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, pro
             prune_now()
             pruned = True
         regularized = reg_start <= step < prune_step
-        idx = torch.randint(len(source), (min(cfg.batch_size, len(source)),), generator=gen)
+        idx = own[torch.randint(len(own), (min(batch, len(own)),), generator=gen)]
         for group in opt.param_groups:
-            group["lr"] = get_lr(step, total, cfg)
+            group["lr"] = get_lr(step, total, run)
         inputs, targets = source.batch(idx)
-        _, loss = model(inputs.to(device), targets.to(device))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            _, loss = net(_to(inputs, device), _to(targets, device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -178,15 +193,22 @@ def fit(model: ByteGPT, data: bytes, cfg: TrainConfig, device: torch.device, pro
             reg.after_step()
         elif pruned and step >= prune_step:
             apply_masks(model)
-        recent = (recent + [loss.item() / math.log(2)])[-20:]
-        bar.set_postfix(bpb=f"{recent[-1]:.3f}")
+        recent = (recent + [loss.detach()])[-20:]
+        if progress:
+            bar.set_postfix(bpb=f"{loss.item() / math.log(2):.3f}")
     if not pruned:  # finetune_frac = 0: prune after the last step, no fine-tuning
         prune_now()
+    distributed.sync_from_main(model.buffers())  # the activation scales, which each rank's own batches moved
     model.eval()
-    stats.final_loss_bits = float(np.mean(recent))
+    stats.final_loss_bits = float(np.mean([x.item() / math.log(2) for x in recent]))  # this rank's batches
     if reg.pruning is not None:
         stats.nonzeros_final = nonzero_codes(model)
     return stats
+
+
+def _to(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch on the device; to a GPU from pinned memory, without waiting for the copy."""
+    return batch.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else batch.to(device)
 
 
 @dataclass
@@ -205,6 +227,7 @@ def train_quantized(data: bytes, model_cfg: ByteGPTConfig, train_cfg: TrainConfi
     torch.manual_seed(train_cfg.seed)
     model = ByteGPT(model_cfg)
     stats = fit(model, data, train_cfg, device, progress, chunks) if data else None
+    model.cpu()  # lumping and quantizing as on any machine
     lumped = None
     if lump_eps is not None:
         model, lumped = lump_transformer(model, lump_eps)
