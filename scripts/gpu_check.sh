@@ -6,15 +6,17 @@
 #      timed and checked equal to the input;
 #   3. the training's speed, tokens per second, on the GPU and on the CPU (the level's model, fixed steps).
 # Without CUDA it says so, skips what needs a GPU and times a small input on the CPU.
-# Knobs: GPU_CHECK_MB (100 with a GPU, 0.1 without), GPU_CHECK_LEVEL (6), GPU_CHECK_OPTS (--model --size level:
-# train and mix in the level's model whatever the trials would say), GPU_CHECK_STEPS (300 on the GPU).
+# Knobs: GPU_CHECK_MB (100 with a GPU, 0.1 without), GPU_CHECK_LEVEL (6), GPU_CHECK_STEPS (300 on the GPU),
+# GPU_CHECK_OPTS (--pure --no-fallback --size level: the level's model and the archive its own two-part code,
+# so that decoding runs the model on each device; --model times the default's mixed coding instead, whose
+# archive is cm's where cm's is smaller).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # this tree's mdlzip
 if python3 -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then GPU=1; else GPU=0; fi
 MB=${GPU_CHECK_MB:-$([ "$GPU" = 1 ] && echo 100 || echo 0.1)}
 LEVEL=${GPU_CHECK_LEVEL:-6}
-OPTS=${GPU_CHECK_OPTS:---model --size level}
+OPTS=${GPU_CHECK_OPTS:---pure --no-fallback --size level}
 STEPS=${GPU_CHECK_STEPS:-300}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
