@@ -161,7 +161,10 @@ def _info(archive: container.Archive, archive_bytes: int, memlimit: int = memory
     return info
 
 
-def _no_model_reason(plan: Plan) -> str:
+def _no_model_reason(plan: Plan, asked: bool | None) -> str:
+    """Why no model was trained, where none was asked for (`asked`: the option `model`)."""
+    if asked is False:
+        return "none trained: model=False (--no-model) asks for none"
     level = LEVELS[plan.level]
     if plan.n_bytes < level.model_min_bytes:
         return (f"none trained: below {level.model_min_bytes >> 20} MiB at level {plan.level} a model costs more "
@@ -185,21 +188,31 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
     every rank calls it alike and trains its share of the model; rank 0 gets the archive and the
     report, the other ranks (None, None).
     """
+    pieces, report = compress_pieces(data, level, **options)
+    return (None, None) if pieces is None else (b"".join(pieces), report)
+
+
+def compress_pieces(data: bytes | bytearray, level: int = DEFAULT_LEVEL, **options) -> tuple[list, Report]:
+    """`compress_with_report`, the archive left as the pieces to write one after another
+    (container.pieces: nothing is joined, so a large input is never copied whole). A bytearray is
+    coded in place and left unchanged (the cm coder's own copy of the bytes, mixer.MixEncoder).
+    Under torchrun (`distributed`) the ranks other than 0 get (None, None)."""
     opts = CompressOptions.from_keywords("compress", options)
     runtime.check_available(opts.device)
-    data = bytes(data)
+    data = data if isinstance(data, (bytes, bytearray)) else bytes(data)
     if check_level(level, classical=True) == CLASSICAL_LEVEL:
         return _classical_only(data, opts)
-    runs = 1 + ALPHA_AUTO_TRIALS * (opts.alpha == "auto") + SIZE_AUTO_TRIALS * (opts.size == "auto")
-    plan = settings(level, len(data), time_budget=opts.time_budget, training_runs=runs, **opts.train_overrides())
+    trials = ALPHA_AUTO_TRIALS * (opts.alpha == "auto") + SIZE_AUTO_TRIALS * (opts.size == "auto")
+    plan = settings(level, len(data), time_budget=opts.time_budget, trials=trials, **opts.train_overrides())
     with_model = opts.with_model(plan.trains_model)
+    crc = zlib.crc32(data)
     # The classical codings that compete (with fallback) and the xz reference of the report run on a
     # worker thread beside the model's coding where there are two or more threads (lzma, zstd and the
     # numba kernels release the GIL): on 3 MB of enwik8 they took a third of the time after it.
-    def classical_work(progress: bool) -> tuple[dict[Method, bytes], int]:
+    def classical_work(progress: bool) -> tuple[dict[Method, list], int]:
         with tqdm(total=len(data) * (3 if opts.fallback else 1), desc="zstd, xz", unit="B", unit_scale=True,
                   disable=not progress, leave=False) as bar:
-            return (_classical_candidates(data, bar) if opts.fallback else {}), classical.xz_size(data, bar)
+            return (_classical_candidates(data, crc, bar) if opts.fallback else {}), classical.xz_size(data, bar)
 
     with ThreadPoolExecutor(1) as pool:
         main = distributed.is_main()
@@ -211,45 +224,58 @@ def compress_with_report(data: bytes, level: int = DEFAULT_LEVEL, **options) -> 
         if not main:  # another rank of a distributed training: it trained, rank 0 writes
             return None, None
         classical_archives, xz_bytes = beside.result() if beside else classical_work(opts.progress)
-    candidates = {m: container.pack(m, data, parts) for m, parts in result.candidates.items()}
+    parts_of = dict(result.candidates)
+    candidates = {m: container.pieces(m, len(data), crc, parts) for m, parts in parts_of.items()}
     model_method = next(m for m in MODEL_METHODS if m in candidates)
-    candidates = {**candidates, **classical_archives} if opts.fallback else {model_method: candidates[model_method]}
-    method = min(candidates, key=lambda m: (len(candidates[m]), m != model_method))
-    archive = candidates[method]
-    if opts.verify and decompress(archive, device=opts.device, memlimit=0) != data:
+    if opts.fallback:
+        candidates.update({m: archive for m, (archive, _) in classical_archives.items()})
+        parts_of.update({m: parts for m, (_, parts) in classical_archives.items()})
+    else:
+        candidates = {model_method: candidates[model_method]}
+    size = {m: sum(map(len, pieces)) for m, pieces in candidates.items()}
+    method = min(candidates, key=lambda m: (size[m], m != model_method))
+    if opts.verify and decompress(b"".join(candidates[method]), device=opts.device, memlimit=0) != data:
         raise MdlzipError("self-check failed: the archive does not decode to the input")
-    info = _info(container.unpack(archive), len(archive))
+    info = _info(container.described(method, len(data), crc, parts_of[method]), size[method])
     trained = result.trained
     stats = trained.stats if trained else None
-    report = Report(**asdict(info), level=level, neural_bytes=len(candidates[model_method]),
-                    candidates={m.name.lower(): len(b) for m, b in candidates.items()},
+    report = Report(**asdict(info), level=level, neural_bytes=size[model_method], candidates=_names(size),
                     xz_bytes=xz_bytes, train_steps=stats.steps if stats else 0,
                     train_seconds=result.train_seconds, code_seconds=result.code_seconds, device=result.device,
                     training=dict(asdict(stats) if stats else {}, alpha_sweep=result.alpha_sweep,
                                   size_sweep=result.size_sweep) if stats or result.size_sweep else {},
                     lumping=trained.lumped if trained else None,
-                    no_model=result.declined or (None if opts.pure or with_model else _no_model_reason(plan)))
-    return archive, report
+                    no_model=result.declined or (None if opts.pure or with_model else _no_model_reason(plan, opts.model)))
+    return candidates[method], report
 
 
-def _classical_candidates(data: bytes, bar: tqdm | None = None) -> dict[Method, bytes]:
-    """The archives of the classical codings (stored, zstd -19, xz -9e)."""
-    return {m: container.pack(m, data, [(Section.PAYLOAD, encode(data, bar))])
-            for m, encode in classical.ENCODERS.items()}
+def _names(size: dict[Method, int]) -> dict[str, int]:
+    return {m.name.lower(): n for m, n in size.items()}
 
 
-def _classical_only(data: bytes, opts: CompressOptions) -> tuple[bytes, Report]:
+def _classical_candidates(data: bytes, crc: int, bar: tqdm | None = None) -> dict[Method, tuple[list, list]]:
+    """The archives of the classical codings (stored, zstd -19, xz -9e): each one's pieces and sections."""
+    out = {}
+    for m, encode in classical.ENCODERS.items():
+        parts = [(Section.PAYLOAD, encode(data, bar))]
+        out[m] = container.pieces(m, len(data), crc, parts), parts
+    return out
+
+
+def _classical_only(data: bytes, opts: CompressOptions) -> tuple[list, Report]:
     """Level 0: the smallest of stored, zstd -19 and xz -9e; no statistics, no model."""
     if opts.pure or opts.with_model(False) or not opts.fallback:
         raise OptionError("level 0 is the classical codings alone: no model, pure or no-fallback with it")
     t0 = time.perf_counter()
-    candidates = _classical_candidates(data)
-    method = min(candidates, key=lambda m: len(candidates[m]))
-    archive, seconds = candidates[method], time.perf_counter() - t0
-    info = _info(container.unpack(archive), len(archive))
-    return archive, Report(**asdict(info), level=CLASSICAL_LEVEL, xz_bytes=classical.xz_size(data),
-                           candidates={m.name.lower(): len(b) for m, b in candidates.items()}, code_seconds=seconds,
-                           no_model="none: level 0 codes with the classical methods alone")
+    crc = zlib.crc32(data)
+    candidates = _classical_candidates(data, crc)
+    size = {m: sum(map(len, pieces)) for m, (pieces, _) in candidates.items()}
+    method = min(candidates, key=lambda m: size[m])
+    (pieces, parts), seconds = candidates[method], time.perf_counter() - t0
+    info = _info(container.described(method, len(data), crc, parts), size[method])
+    return pieces, Report(**asdict(info), level=CLASSICAL_LEVEL, xz_bytes=classical.xz_size(data),
+                          candidates=_names(size), code_seconds=seconds,
+                          no_model="none: level 0 codes with the classical methods alone")
 
 
 def compress(data: bytes, level: int = DEFAULT_LEVEL, **options) -> bytes | None:
@@ -263,6 +289,12 @@ def decompress(data: bytes, **options) -> bytes:
     raises a `FormatError` subclass for anything but valid archives, and `MemoryLimitError`,
     before allocating, where decoding would need more than `memlimit`.
     Options: the fields of `mdlzip.options.DecompressOptions` (device, threads, progress, memlimit)."""
+    return b"".join(decompress_pieces(data, **options))
+
+
+def decompress_pieces(data: bytes, **options) -> list:
+    """`decompress`, each archive's output left as it was decoded (bytes-like, in order; a cm
+    archive's output is the decoder's own array, not copied): what the CLI writes."""
     opts = DecompressOptions.from_keywords("decompress", options)
     runtime.check_available(opts.device)
     archives = container.unpack_all(data)
@@ -270,10 +302,10 @@ def decompress(data: bytes, **options) -> bytes:
     for archive in archives:
         outputs.append(_decode_one(archive, opts, decoded))
         decoded += len(outputs[-1])
-    return outputs[0] if len(outputs) == 1 else b"".join(outputs)
+    return outputs
 
 
-def _decode_one(archive: container.Archive, opts: DecompressOptions, held: int) -> bytes:
+def _decode_one(archive: container.Archive, opts: DecompressOptions, held: int) -> bytes | memoryview:
     """One archive's bytes; `held`: bytes of earlier archives' output, which count toward the limit."""
     if archive.members:
         return _decode_members(archive, opts, held)

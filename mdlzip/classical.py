@@ -21,16 +21,20 @@ EXPANSION = {Method.STORED: 1, Method.ZSTD: 1 << 15, Method.XZ: 1 << 13}
 PIECE = 1 << 18  # bytes fed to a compressor per call, so Ctrl-C is honoured between calls
 
 
-def _feed(compressor, data: bytes, bar=None) -> bytes:
-    """What `compressor` (an lzma or zstd compressobj) makes of `data`, fed piece by piece: the
-    same bytes as a one-shot call, but Python regains control (and sees Ctrl-C) every piece, and
-    `bar` (a tqdm bar, or None) advances by each piece's bytes."""
-    view, out = memoryview(data), []
+def _outputs(compressor, data: bytes, bar=None):
+    """What `compressor` (an lzma or zstd compressobj) makes of `data`, fed piece by piece, as it
+    comes: the same bytes as a one-shot call, but Python regains control (and sees Ctrl-C) every
+    piece, and `bar` (a tqdm bar, or None) advances by each piece's bytes."""
+    view = memoryview(data)
     for i in range(0, len(data), PIECE):
-        out.append(compressor.compress(view[i:i + PIECE]))
+        yield compressor.compress(view[i:i + PIECE])
         if bar is not None:
             bar.update(len(view[i:i + PIECE]))
-    return b"".join(out) + compressor.flush()
+    yield compressor.flush()
+
+
+def _feed(compressor, data: bytes, bar=None) -> bytes:
+    return b"".join(_outputs(compressor, data, bar))
 
 
 def _lzma2_filters(n_bytes: int) -> list[dict]:
@@ -43,7 +47,7 @@ def _zstd_decode(blob: bytes, n_bytes: int) -> bytes:
 
 
 ENCODERS: dict[Method, Callable[..., bytes]] = {  # (data, bar=None) -> payload
-    Method.STORED: lambda d, bar=None: bytes(d),
+    Method.STORED: lambda d, bar=None: d,  # the input itself: container.pieces writes it without a copy
     Method.ZSTD: lambda d, bar=None: _feed(zstandard.ZstdCompressor(
         level=ZSTD_LEVEL, write_checksum=False, write_content_size=False).compressobj(size=len(d)), d, bar),
     Method.XZ: lambda d, bar=None: _feed(lzma.LZMACompressor(lzma.FORMAT_RAW, filters=_lzma2_filters(len(d))), d, bar),
@@ -70,5 +74,5 @@ def decode(method: Method, blob: bytes, n_bytes: int) -> bytes:
 
 
 def xz_size(data: bytes, bar=None) -> int:
-    """Bytes of `xz -9e` on the whole input (the .xz file a user would get)."""
-    return len(_feed(lzma.LZMACompressor(lzma.FORMAT_XZ, preset=XZ_PRESET), data, bar))
+    """Bytes of `xz -9e` on the whole input (the .xz file a user would get), counted as they come."""
+    return sum(map(len, _outputs(lzma.LZMACompressor(lzma.FORMAT_XZ, preset=XZ_PRESET), data, bar)))

@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
@@ -219,6 +220,28 @@ def _read(path: str, archive: bool = False) -> bytes:
     if path != STDIO:
         with open(path, "rb") as f:
             return f.read()
+    return _stdin(archive)
+
+
+def _read_input(path: str) -> bytearray | bytes:
+    """An input to compress: a regular file read into a bytearray of its size, which the cm coder
+    then uses as its own copy of the bytes (api.compress_pieces), so the input is held once."""
+    if path == STDIO:
+        return _stdin(False)
+    with open(path, "rb", buffering=0) as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return f.readall()
+        buf, got = bytearray(st.st_size), 0
+        with memoryview(buf) as view:
+            while got < len(buf) and (n := f.readinto(view[got:])):
+                got += n
+        if got != len(buf) or f.read(1):  # the file changed size while it was read
+            raise click.FileError(path, "the file changed while it was read")
+        return buf
+
+
+def _stdin(archive: bool) -> bytes:
     stdin = click.get_binary_stream("stdin")
     if archive and stdin.isatty():
         raise click.FileError("(stdin)", "compressed data not read from a terminal.")
@@ -237,18 +260,20 @@ def _target(path: str, o: dict, derive: Callable[[str], str]) -> str | None:
     return dest
 
 
-def _write(dest: str | None, data: bytes, src: str) -> None:
-    """Write stdout, or a temporary file beside `dest` that replaces it only once complete."""
+def _write(dest: str | None, data: bytes | list, src: str) -> None:
+    """Write `data` (or its pieces, one after another) to stdout, or to a temporary file beside
+    `dest` that replaces it only once complete."""
+    pieces = data if isinstance(data, list) else [data]
     if dest is None:
         stdout = click.get_binary_stream("stdout")
-        stdout.write(data)
+        stdout.writelines(pieces)
         stdout.flush()
         return
     f = tempfile.NamedTemporaryFile(dir=os.path.dirname(dest) or ".", prefix=f".{os.path.basename(dest)}.",
                                     suffix=".tmp", delete=False)
     try:
         with f:
-            f.write(data)
+            f.writelines(pieces)
         if src != STDIO and os.path.isfile(src):
             shutil.copystat(src, f.name)  # the input's mode and times, as xz keeps them
         else:
@@ -303,7 +328,9 @@ OUTPUT = _options(
     click.option("--rm", "keep", flag_value=False, help="Remove the input after success (not with -c)."))
 MODEL = _options(
     click.option("--pure", is_flag=True, help="The seed's pure two-part code: the transformer alone, no adaptive mixing."),
-    click.option("--model", is_flag=True, help="Train the transformer and mix it in also where the level would not."),
+    click.option("--model/--no-model", default=None,
+                 help="Train the transformer and mix it in also where the level would not; --no-model: never "
+                      "(cm and the classical methods alone, at any size)."),
     click.option("--regularizer", type=click.Choice(REGULARIZERS), help="Sparsity method (default: the level's)."),
     click.option("--alpha", type=AlphaType(), help="Regularization strength, or 'auto': chosen by description length."),
     click.option("--beta", type=click.FloatRange(min=0, min_open=True), help="DRR sharpness (penalty 1 - exp(-beta |w|))."),
@@ -336,7 +363,10 @@ def compress_options(o: dict) -> dict:
     """The options of `api.compress_with_report` the user gave, checked once before any file:
     a combination the library refuses is a usage error."""
     given = {k: o[k] for k in (*TRAIN_KEYS, "lump_eps", "size", "time_budget") if o.get(k) is not None}
-    given.update({flag: True for flag in ("pure", "model") if o.get(flag)})
+    if o.get("pure"):
+        given["pure"] = True
+    if o.get("model") is not None:  # --model or --no-model
+        given["model"] = o["model"]
     given.update(device=o["device"], threads=o["threads"], fallback=not o["no_fallback"], progress=o["progress"])
     try:
         CompressOptions.from_keywords("compress", given)
@@ -464,7 +494,7 @@ def _compress_files(files: tuple[str, ...], o: dict, one: bool) -> None:
         dest = _target(path, o, lambda p: p + SUFFIX)
         if dest is None and not o["force"] and click.get_binary_stream("stdout").isatty():
             raise click.FileError("(stdout)", "compressed data not written to a terminal. Use -f to force.")
-        archive, report = api.compress_with_report(_read(path), o["level"], **options)
+        archive, report = api.compress_pieces(_read_input(path), o["level"], **options)
         if archive is None:  # another rank of a distributed training: rank 0 writes
             return False
         _write(dest, archive, path)
@@ -560,8 +590,9 @@ def decompress(files: tuple[str, ...], **o) -> None:
 
     def work(path: str) -> None:
         dest = _target(path, o, _strip)
-        data = api.decompress(_read(path, archive=True), device=o["device"], threads=o["threads"],
-                              progress=o["progress"], memlimit=o["memlimit"], model_file=_model_file(o["model_file"]))
+        data = api.decompress_pieces(_read(path, archive=True), device=o["device"], threads=o["threads"],
+                                     progress=o["progress"], memlimit=o["memlimit"],
+                                     model_file=_model_file(o["model_file"]))
         _write(dest, data, path)
         _finish(path, dest, o)
 
@@ -578,8 +609,9 @@ def test_(files: tuple[str, ...], **o) -> None:
     files = _prepare(files, o)
 
     def work(path: str) -> None:
-        data = api.decompress(_read(path, archive=True), device=o["device"], threads=o["threads"],
-                              progress=o["progress"], memlimit=o["memlimit"], model_file=_model_file(o["model_file"]))
+        data = api.decompress_pieces(_read(path, archive=True), device=o["device"], threads=o["threads"],
+                                     progress=o["progress"], memlimit=o["memlimit"],
+                                     model_file=_model_file(o["model_file"]))
         if o["verbose"] > o["quiet"]:
             click.echo(f"{_name(path)}: OK, {len(data):,} bytes", err=True)
 
@@ -663,6 +695,8 @@ def train(samples: tuple[str, ...], output: str, force: bool, recursive: bool, r
     o.update(recursive=recursive, files_from=None, output=None, no_fallback=False, progress=progress)
     if o.get("pure"):
         raise click.UsageError("--pure does not apply to a model file")
+    if o.get("model") is not None:
+        raise click.UsageError("--model and --no-model do not apply to train (it always trains a model)")
     files = _inputs(samples, o, compressing=True)
 
     def work(_: str) -> None:

@@ -81,14 +81,42 @@ def pack_members(method: Method, size: int, crc: int, sections: list[tuple[Secti
 def pack_declared(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]],
                   members: bool = False) -> bytes:
     """Write an archive that declares `size` original bytes of CRC-32 `crc` (tests forge with it)."""
+    return b"".join(pieces(method, size, crc, sections, members))
+
+
+def pieces(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]],
+           members: bool = False) -> list:
+    """The archive as the pieces written one after another: the header, each section's own buffer
+    (not copied: a stored input's payload is the input itself), the payload CRC and the footer.
+    Their concatenation is `pack_declared`'s archive."""
+    payload_crc = 0
+    for kind, body in sections:
+        if not (members and kind == Section.DATA):
+            payload_crc = zlib.crc32(body, payload_crc)
+    return [_header(method, size, crc, sections, members), *(body for _, body in sections),
+            payload_crc.to_bytes(4, "little") + FOOTER]
+
+
+def _header(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]], members: bool) -> bytes:
+    """Magic, header fields, section table and the header's CRC."""
     head = bytes([FORMAT_VERSION, MULTI_MEMBER if members else 0, int(method), len(sections)]) + varint.encode(size)
     head += crc.to_bytes(4, "little")
     for kind, body in sections:
         head += bytes([int(kind)]) + varint.encode(len(body))
-    checked = [body for kind, body in sections if not (members and kind == Section.DATA)]
-    payload_crc = zlib.crc32(b"".join(checked))
-    return b"".join([MAGIC, head, zlib.crc32(head).to_bytes(4, "little"), *(body for _, body in sections),
-                     payload_crc.to_bytes(4, "little"), FOOTER])
+    return MAGIC + head + zlib.crc32(head).to_bytes(4, "little")
+
+
+def described(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]]) -> Archive:
+    """The Archive that `pieces(method, size, crc, sections)` writes, as `unpack` would read it."""
+    return Archive(method, size, crc, dict(sections), _sizes(len(_header(method, size, crc, sections, False)),
+                                                              dict(sections)))
+
+
+def _sizes(header_bytes: int, sections: dict) -> dict[str, int]:
+    """The itemized bytes of an archive whose header (magic to header CRC) takes `header_bytes`."""
+    sizes = {"header": header_bytes - 8 + len(FOOTER), "checksums": 12}
+    sizes.update({k.name.lower(): len(v) for k, v in sections.items()})
+    return sizes
 
 
 def unpack(blob: bytes) -> Archive:
@@ -179,8 +207,6 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
     sections = {}
     for kind, (_, n) in zip(kinds, table):
         view = blob[pos:pos + n]
-        sections[kind] = view if members and kind == Section.DATA else bytes(view)  # no copy of a dataset's data
+        sections[kind] = view if kind == Section.DATA else bytes(view)  # the coded data is not copied
         pos += n
-    sizes = {"header": header_bytes - 8 + len(FOOTER), "checksums": 12}
-    sizes.update({k.name.lower(): len(v) for k, v in sections.items()})
-    return Archive(method, size, original_crc, sections, sizes, members), expected
+    return Archive(method, size, original_crc, sections, _sizes(header_bytes, sections), members), expected

@@ -16,7 +16,7 @@ from .codec.cm_params import MixParams
 from .codec.layout import STREAM_GROUP
 from .errors import OptionError
 from .models.stored import ByteGPTConfig, param_count
-from .training.config import TrainConfig
+from .training.config import TrainConfig, trial_steps
 
 DEFAULT_LEVEL = 6
 DEFAULT_LANES = 1024  # lanes of the mixed coder: the decoder's batch, and so its speed
@@ -119,15 +119,27 @@ def check_level(level: int, classical: bool = False) -> int:
     return level
 
 
-def settings(level: int, n_bytes: int, *, time_budget: float | None = None, training_runs: float = 1.0,
+def _run_steps(affordable: int, trials: tuple[float, ...]) -> int:
+    """The most steps a run may train where it and its trials (config.trial_steps) share `affordable` steps."""
+    lo, hi = 0, affordable  # the total grows with the run's steps: the largest that fits, by bisection
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if mid + sum(trial_steps(mid, f) for f in trials) <= affordable:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def settings(level: int, n_bytes: int, *, time_budget: float | None = None, trials: tuple[float, ...] = (),
              **train_overrides) -> Plan:
     """The plan for `level` on an input of `n_bytes` bytes; `train_overrides` are TrainConfig fields.
 
     The model narrows (in steps of 4 * n_head) for small inputs, so that what it costs to store
     stays in proportion to what it can save; the step count follows from the input size, capped by
     what the time budget (`time_budget` seconds, default the level's) leaves after the coding, in
-    the cost model's estimate (cost.py). `training_runs`: trainings the budget must hold, in full
-    runs (alpha "auto" trains trials before the run). A level trains no model of its own where the
+    the cost model's estimate (cost.py). `trials`: the trainings the budget holds before the run,
+    each a fraction of the run's steps (config.trial_steps: alpha and size "auto"). A level trains no model of its own where the
     budget holds fewer than `min_steps` steps; the steps of one asked for are never fewer.
     """
     p = LEVELS[check_level(level)]
@@ -141,7 +153,7 @@ def settings(level: int, n_bytes: int, *, time_budget: float | None = None, trai
                            **train_overrides})
     budget = time_budget if time_budget is not None else max(MIN_BUDGET_SECONDS, p.seconds_per_mb * n_bytes / 1e6)
     spare = budget - cost.mixed_seconds(cfg, n_bytes) - cost.cm_seconds(n_bytes)
-    budget_steps = max(0, int(spare / (training_runs * cost.train_step_seconds(cfg, train.batch_size))))
+    budget_steps = _run_steps(int(max(0.0, spare) / cost.train_step_seconds(cfg, train.batch_size)), trials)
     train = replace(train, max_steps=max(train.min_steps, min(train.max_steps, budget_steps)))
     others = tuple(replace(p.mixer, contexts=CONTEXT_SETS[name]).sized_for(n_bytes) for name in p.mixer_alternatives)
     return Plan(level, n_bytes, cfg, train, p.mixer.sized_for(n_bytes), others, DEFAULT_LANES, STREAM_GROUP,

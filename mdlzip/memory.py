@@ -73,9 +73,10 @@ def rows_bytes(cfg: ByteGPTConfig, rows: int) -> int:
 
 
 def cm_bytes(coding: Coding, n_bytes: int, data_bytes: int) -> int:
-    """The adaptive statistics: their tables, the decoded bytes and their 'known' flags, the output
-    copy, the coded data's copy."""
-    return coding.mixer.state_bytes() + 3 * n_bytes + 2 * data_bytes
+    """The adaptive statistics: their tables, the decoded bytes and their coded-flag bits, the
+    output's copy (`decompress` returns bytes; the CLI writes the decoder's array), the coded
+    data's copy."""
+    return coding.mixer.state_bytes() + 2 * n_bytes + -(-n_bytes // 8) + data_bytes
 
 
 def neural_rows(coding: Coding, n_bytes: int) -> int:

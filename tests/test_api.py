@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import io
 import os
+import random
 
 import pytest
 from conftest import corpus_file
 
 import mdlzip
+import mdlzip.api
 from mdlzip.errors import ChecksumError, FormatError, TruncatedError
 
 EDGE_CASES = {
@@ -188,3 +190,14 @@ def test_cm_codes_a_highly_repetitive_input_far_below_xz():
     archive, report = mdlzip.compress_with_report(data, fallback=False)
     assert report.method == "cm" and mdlzip.decompress(archive) == data
     assert report.sizes["data"] < 0.25 * report.xz_bytes  # the coded bytes; the JSON config adds ~190
+
+
+def test_an_incompressible_input_is_stored_without_a_copy():
+    """The archive's pieces are written one after another: a stored input's payload is the input
+    object itself (a 1 GB input is not copied to be written), and they join to `compress`'s bytes."""
+    data = bytearray(random.Random(3).randbytes(20_000))
+    pieces, report = mdlzip.api.compress_pieces(data, 1)
+    assert report.method == "stored" and any(piece is data for piece in pieces)
+    assert report.archive_bytes == sum(map(len, pieces))
+    assert b"".join(pieces) == mdlzip.compress(bytes(data), 1)
+    assert mdlzip.decompress(b"".join(pieces)) == data

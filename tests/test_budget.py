@@ -9,7 +9,8 @@ import pytest
 import mdlzip
 from mdlzip import cost
 from mdlzip.levels import LEVELS, MIN_BUDGET_SECONDS, settings
-from mdlzip.training.config import ALPHA_AUTO_TRIALS
+from mdlzip.levels import _run_steps
+from mdlzip.training.config import ALPHA_AUTO_TRIALS, SIZE_AUTO_TRIALS, TRIAL_MAX_STEPS, trial_steps
 
 
 def planned_seconds(plan, runs: float = 1.0) -> float:
@@ -36,7 +37,18 @@ def test_the_budget_caps_the_steps_and_more_time_buys_more():
     unbounded = settings(6, n, time_budget=1e9).train.num_steps(n // 128)
     steps = [settings(6, n, time_budget=t).train.num_steps(n // 128) for t in (2000, 4000, 8000)]
     assert steps[0] < steps[1] < steps[2] <= unbounded
-    assert settings(6, n, time_budget=4000, training_runs=1 + ALPHA_AUTO_TRIALS).budget_steps < settings(6, n, time_budget=4000).budget_steps
+    assert settings(6, n, time_budget=4000, trials=ALPHA_AUTO_TRIALS).budget_steps < settings(6, n, time_budget=4000).budget_steps
+
+
+def test_trials_are_capped_and_the_run_gets_the_rest():
+    """A trial trains a fraction of the run, at most TRIAL_MAX_STEPS; the run's steps are the most
+    that fit beside its trials: all of the budget goes to training, never more."""
+    assert trial_steps(1000, 0.25) == 250 and trial_steps(10**6, 0.25) == TRIAL_MAX_STEPS
+    for affordable in (0, 7, 10_000, 50_000, 10**6):
+        run = _run_steps(affordable, SIZE_AUTO_TRIALS)
+        spent = run + sum(trial_steps(run, f) for f in SIZE_AUTO_TRIALS)
+        assert spent <= affordable < spent + 4 or run == 0
+    assert _run_steps(10**6, SIZE_AUTO_TRIALS) == 10**6 - 3 * TRIAL_MAX_STEPS  # large: the trials' cap, no more
 
 
 def test_no_time_to_train_means_no_model_and_a_reason():

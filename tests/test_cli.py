@@ -187,6 +187,17 @@ def test_compress_json_and_no_fallback(sample, tmp_path):
     assert run("compress", "-1", "--json", "-c", sample).exit_code == 1  # both would go to stdout: usage error
 
 
+def test_no_model_keeps_any_level_to_cm(sample, tmp_path):
+    """--no-model: cm and the classical methods alone, even at -9 (which trains at any size); a
+    model option beside it, or either flag on train, is a usage error."""
+    result = run("compress", "-9", "--no-model", "--json", "-o", tmp_path / "x.mdlz", sample)
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0 and report["method"] != "mixed" and report["train_steps"] == 0
+    assert "--no-model" in report["no_model"]
+    assert run("compress", "--no-model", "--alpha", "10", "-c", sample).exit_code == 1
+    assert run("train", "--no-model", "-o", tmp_path / "m.mdlm", sample).exit_code == 1
+
+
 def test_version_help_levels_and_usage_errors():
     assert run("-V").stdout == f"mdlzip {mdlzip.__version__}\n"
     for command in ("compress", "decompress", "info", "test", "bench"):

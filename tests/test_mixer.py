@@ -195,3 +195,17 @@ def test_choose_params_keeps_the_candidate_that_measured_smaller():
     assert sizes[SMALL] < sizes[weak]
     assert choose_params(data, [weak, SMALL]) == SMALL == choose_params(data, [SMALL, weak])
     assert choose_params(data, [weak]) == weak  # one candidate: nothing to measure
+
+
+def test_a_bytearray_is_coded_in_place_and_left_unchanged():
+    """The encoder uses a writable input as its own copy of the bytes (a large input is held once):
+    the same stream as from bytes, in 3 lanes too, and the input unchanged."""
+    data = _text(6000)
+    for lanes in (1, 3):
+        buf = bytearray(data)
+        assert encode_adaptive(buf, lanes, SMALL) == encode_adaptive(data, lanes, SMALL)
+        assert buf == data
+    buf = bytearray(data)
+    enc = MixEncoder(*lane_layout(len(buf), 1, 1), SMALL, in_place=np.frombuffer(buf, np.uint8))
+    assert np.shares_memory(enc.state.data, np.frombuffer(buf, np.uint8))
+    assert len(enc.state.known) == -(-len(data) // 8)  # coded flags: one bit a byte

@@ -182,7 +182,8 @@ class State(NamedTuple):
     """All arrays of one coder (built by mixer._new_state); nh hashed contexts, nin mixer inputs."""
     # the file
     data: np.ndarray        # uint8 (n,): the file's bytes as far as coded
-    known: np.ndarray       # uint8 (n,): 1 where data is coded (known to both sides)
+    known: np.ndarray       # uint8 (ceil(n / 8),): bit i & 7 of byte i >> 3 set where data[i] is coded
+                            # (known to both sides); bits, not bytes: a 1 GB input's flags take 128 MB
     lane_tab: np.ndarray    # int64 (L, N_LANE_COLS): per lane, the LANE_* columns
     # counters (uint32, see _update)
     t0: np.ndarray          # (256,) order 0, by the partial byte c0
@@ -388,6 +389,12 @@ def _context_hashes(data, lane_tab, orders, j, pos, s, c1, hsh):
 
 
 @njit(cache=True, inline="always")
+def _is_known(known, i):
+    """Whether byte i is coded (the `known` bitmap)."""
+    return (known[i >> 3] >> (i & 7)) & 1
+
+
+@njit(cache=True, inline="always")
 def _find_match(data, known, lane_tab, match_tab, cfg, j, pos, s, c4, c8):
     """Keep lane j's match if the byte it predicts is known, else look one up (the longest of the
     bucket's candidates that shares >= match_min bytes); then file pos under the last match_min
@@ -395,7 +402,7 @@ def _find_match(data, known, lane_tab, match_tab, cfg, j, pos, s, c4, c8):
     n, mmin = data.shape[0], int(cfg[CFG_MATCH_MIN])
     if lane_tab[j, LANE_MATCH_LEN] > 0:
         p = int(lane_tab[j, LANE_MATCH_PTR])
-        if p >= n or known[p] == 0:
+        if p >= n or not _is_known(known, p):
             lane_tab[j, LANE_MATCH_LEN] = 0
     if s < mmin:
         return
@@ -406,12 +413,12 @@ def _find_match(data, known, lane_tab, match_tab, cfg, j, pos, s, c4, c8):
         start, best, best_p = pos - s, 0, 0
         for k in range(MATCH_WAYS):
             cand = int(match_tab[b + k])
-            if cand <= 0 or cand >= n or known[cand] == 0:
+            if cand <= 0 or cand >= n or not _is_known(known, cand):
                 continue
             ln = 0
             while ln < MAX_MATCH_CHECK:
                 a, c = pos - 1 - ln, cand - 1 - ln
-                if a < start or c < 0 or known[c] == 0 or data[c] != data[a]:
+                if a < start or c < 0 or not _is_known(known, c) or data[c] != data[a]:
                     break
                 ln += 1
             if ln >= mmin and ln > best:
@@ -589,7 +596,7 @@ def _end_byte(data, known, lane_tab, j, pos, c, mlen, eb, rec_last, rec_dist):
     """Lane j coded byte c at pos: store it, advance the lane, extend or end its match (mlen, eb
     as before the byte), track line starts, the word hashes and the record length (FORMAT.md 4.4.2)."""
     data[pos] = c
-    known[pos] = 1
+    known[pos >> 3] |= 1 << (pos & 7)
     lane_tab[j, LANE_DONE] += 1
     if mlen > 0:
         if (eb & 255) == c:

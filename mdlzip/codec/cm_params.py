@@ -59,8 +59,9 @@ class MixParams:
                                    match_bits=min(self.match_bits, max(12, max(1, n_bytes).bit_length() - 1)))
 
     def state_bytes(self) -> int:
-        """Bytes of the fixed-size tables (the per-file arrays come on top: 2 bytes per byte):
-        hashed slots, match table, APMs, order-0/1 counters, state maps."""
+        """Bytes of the fixed-size tables (the per-file arrays come on top: the bytes and their
+        coded-flag bits, 9/8 bytes per byte): hashed slots, match table, APMs, order-0/1 counters,
+        state maps."""
         return 4 * (1 << self.hash_bits) + 8 * (1 << self.match_bits) + 2 * 33 * (256 + 2 * 65536) \
             + 4 * 65792 + 4 * 256 * len(self.contexts)
 

@@ -53,8 +53,10 @@ BYTES_PER_CALL = 1 << 17
 
 
 def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, out: np.ndarray,
-               blob: np.ndarray, trust_model: bool = False) -> K.State:
-    """The initial state of a coder (cm_kernel.State): every table at its start value. With
+               blob: np.ndarray, trust_model: bool = False, data: np.ndarray | None = None) -> K.State:
+    """The initial state of a coder (cm_kernel.State): every table at its start value, `data` the
+    bytes' array (zeros where None; the encoder may pass the input itself: the kernel reads only
+    bytes its `known` bitmap marks coded, and writes each byte's own value). With
     `trust_model` every mixer starts with the transformer's input alone (weight 1, the others 0),
     so a short stream is coded under the model from its first bit and the mixing is learnt from
     there (a dataset's blocks, FORMAT.md §6.3); else every input starts at WEIGHT_INIT."""
@@ -81,7 +83,7 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
     regs = np.zeros(K.N_REGS, np.int64)
     regs[K.REG_X2] = K.M32
     return K.State(
-        data=np.zeros(n, np.uint8), known=np.zeros(n, np.uint8), lane_tab=lane_tab,
+        data=np.zeros(n, np.uint8) if data is None else data, known=np.zeros(-(-n // 8), np.uint8), lane_tab=lane_tab,
         t0=counters(256), t1=counters(65536),
         ht=np.full(1 << p.hash_bits, K.SLOT_INIT, np.uint32), sm=np.tile(SM_INIT, nh), nex=BH.NEXT,
         rec_last=np.full(256, -1, np.int64), rec_dist=np.zeros(256, np.int64),
@@ -101,7 +103,7 @@ class _Coder:
     """The shared state of encoder and decoder: all tables, the lanes, the coder registers."""
 
     def __init__(self, lane_start, lane_len, params: MixParams, out_size: int, blob: np.ndarray, short_end: bool,
-                 trust_model: bool):
+                 trust_model: bool, data: np.ndarray | None = None):
         start = np.asarray(lane_start, dtype=np.int64)
         length = np.asarray(lane_len, dtype=np.int64)
         if start.ndim != 1 or start.shape != length.shape or (length < 1).any() \
@@ -113,7 +115,7 @@ class _Coder:
         self.overrun = 4 if short_end else 0
         self.lane_len = length
         self.step = 0
-        self.state = _new_state(start, length, params, np.zeros(out_size, np.uint8), blob, trust_model)
+        self.state = _new_state(start, length, params, np.zeros(out_size, np.uint8), blob, trust_model, data)
         self.regs, self.out = self.state.regs, self.state.out
         self._ones = np.zeros(0, np.float64)
 
@@ -165,15 +167,17 @@ class MixEncoder(_Coder):
     """Encode step by step; `finish()` returns the coded stream. `short_end`: end with the fewest
     bytes that pin the code value (at most one after the last bit; FORMAT.md §6.3) instead of the
     4 bytes of x1, for streams so short that 3 bytes matter (a record's block); `trust_model`: the
-    mixers start from the transformer alone (`_new_state`)."""
+    mixers start from the transformer alone (`_new_state`); `in_place`: the input as a writable
+    uint8 array, which the coder then uses as its own copy of the bytes (it stays unchanged: each
+    byte is written with its own value), so a large input is held once, not twice."""
 
     MODE = K.COMPRESS  # the side this coder codes (its kernels' mode)
 
     def __init__(self, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS, short_end: bool = False,
-                 trust_model: bool = False):
+                 trust_model: bool = False, in_place: np.ndarray | None = None):
         n_lanes = len(np.atleast_1d(lane_len))
         room = max(1 << 20, 2 * K.OUT_PER_BYTE * (n_lanes + 1))  # at least two steps' output
-        super().__init__(lane_start, lane_len, params, room, np.zeros(0, np.uint8), short_end, trust_model)
+        super().__init__(lane_start, lane_len, params, room, np.zeros(0, np.uint8), short_end, trust_model, in_place)
         self._chunks: list[bytes] = []
 
     def _make_room(self, k: int) -> None:
@@ -231,7 +235,7 @@ class MixDecoder(_Coder):
 
     def __init__(self, blob: bytes, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS, short_end: bool = False,
                  trust_model: bool = False):
-        buf = np.frombuffer(bytes(blob), dtype=np.uint8).copy()
+        buf = np.frombuffer(blob, dtype=np.uint8).copy()  # the kernel's own (bytes or a view of an archive)
         super().__init__(lane_start, lane_len, params, 0, buf, short_end, trust_model)
         head = bytes(blob[:4]).ljust(4, b"\0")
         self.regs[K.REG_X], self.regs[K.REG_IN] = int.from_bytes(head, "big"), 4
@@ -280,26 +284,34 @@ def encode_adaptive(data: bytes, n_lanes: int, params: MixParams = DEFAULT_PARAM
 
 def encode_adaptive_lanes(data: bytes, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS,
                           progress: bool = False, short_end: bool = False) -> bytes:
-    """`encode_adaptive` in the lanes given (they tile `data` in order)."""
-    enc = MixEncoder(lane_start, lane_len, params, short_end)
+    """`encode_adaptive` in the lanes given (they tile `data` in order); a writable `data` (a
+    bytearray) is coded in place (MixEncoder's `in_place`)."""
+    src = np.frombuffer(data, dtype=np.uint8)
+    enc = MixEncoder(lane_start, lane_len, params, short_end,
+                     in_place=src if src.flags.writeable and len(src) == int(np.sum(lane_len)) else None)
     with _bar(len(data), "coding", progress) as bar:
         enc.encode_rest(data, bar)
     return enc.finish()
 
 
 def decode_adaptive(blob: bytes, n: int, n_lanes: int, params: MixParams = DEFAULT_PARAMS,
-                    block: int = 1, progress: bool = False) -> bytes:
-    """Inverse of `encode_adaptive`."""
-    return decode_adaptive_lanes(blob, *lane_layout(n, block, n_lanes), params, progress)
+                    block: int = 1, progress: bool = False) -> memoryview:
+    """Inverse of `encode_adaptive`: the bytes as a view of the decoder's own array (a large
+    output is not copied)."""
+    return memoryview(_decoded(blob, *lane_layout(n, block, n_lanes), params, progress, False).state.data)
 
 
 def decode_adaptive_lanes(blob: bytes, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS,
                           progress: bool = False, short_end: bool = False) -> bytes:
     """Inverse of `encode_adaptive_lanes`."""
+    return _decoded(blob, lane_start, lane_len, params, progress, short_end).output()
+
+
+def _decoded(blob: bytes, lane_start, lane_len, params: MixParams, progress: bool, short_end: bool) -> MixDecoder:
     dec = MixDecoder(blob, lane_start, lane_len, params, short_end)
     with _bar(int(np.sum(lane_len)), "decoding", progress) as bar:
         dec.decode_rest(bar)
-    return dec.output()
+    return dec
 
 
 def _bar(total: int, desc: str, progress: bool) -> tqdm:

@@ -19,7 +19,7 @@ from ..models.exact import ExactByteGPT
 from ..models.stored import ByteGPTConfig
 from ..sections import weights_section
 from . import distributed
-from .config import ALPHA_GRID_BITS, ALPHA_TRIAL_FRACTION, TrainConfig
+from .config import ALPHA_GRID_BITS, ALPHA_TRIAL_FRACTION, TrainConfig, trial_steps
 from .train import train_quantized
 
 def measure(data: bytes, model_cfg: ByteGPTConfig, train_cfg: TrainConfig, device: torch.device | None = None) -> dict:
@@ -48,12 +48,12 @@ def candidate(train_cfg: TrainConfig, alpha: float) -> TrainConfig:
 def choose_alpha(data: bytes, model_cfg: ByteGPTConfig, train_cfg: TrainConfig, grid: list[float] | None = None,
                  steps_frac: float = ALPHA_TRIAL_FRACTION,
                  device: torch.device | None = None) -> tuple[TrainConfig, list[dict]]:
-    """Short runs (steps_frac of the full steps) for each alpha of `grid` (default: `default_grid`);
-    returns the training of the smallest total bytes (`candidate`) and the measured rows (under
-    torchrun every rank trains each run, and all keep rank 0's choice)."""
+    """Short runs (steps_frac of the full steps, config.trial_steps) for each alpha of `grid`
+    (default: `default_grid`); returns the training of the smallest total bytes (`candidate`) and
+    the measured rows (under torchrun every rank trains each run, and all keep rank 0's choice)."""
     grid = default_grid(len(data)) if grid is None else grid
     full = train_cfg.num_steps(-(-len(data) // model_cfg.block_size))
-    short = replace(train_cfg, max_steps=max(1, round(steps_frac * full)), min_steps=1)
+    short = replace(train_cfg, max_steps=trial_steps(full, steps_frac), min_steps=1)
     rows = [measure(data, model_cfg, candidate(short, a), device) for a in grid]
     best = min(range(len(grid)), key=lambda i: rows[i]["total_bytes"])
     return distributed.from_main((candidate(train_cfg, grid[best]), rows))  # under torchrun: rank 0's rows

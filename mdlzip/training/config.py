@@ -15,9 +15,17 @@ ALPHA_TRIAL_FRACTION = 0.25
 # size "auto" (training/size.py): candidate widths, as fractions of the level's; each trains this fraction of the steps
 WIDTH_FRACTIONS = (1.0, 0.5, 0.25)
 WIDTH_TRIAL_FRACTION = 0.25
-# what the trials of each choice cost, in full trainings (the time budget holds them beside the run)
-ALPHA_AUTO_TRIALS = ALPHA_TRIAL_FRACTION * len(ALPHA_GRID_BITS)
-SIZE_AUTO_TRIALS = WIDTH_TRIAL_FRACTION * len(WIDTH_FRACTIONS)
+# A trial trains at most this many steps, whatever the input's size: a large input's choices then take
+# minutes, not a fraction of hours (at level 6, 4,096 steps of the level's width take about 3 minutes)
+TRIAL_MAX_STEPS = 4096
+# the trials of each choice, as fractions of the run's steps (the time budget holds them beside the run)
+ALPHA_AUTO_TRIALS = (ALPHA_TRIAL_FRACTION,) * len(ALPHA_GRID_BITS)
+SIZE_AUTO_TRIALS = (WIDTH_TRIAL_FRACTION,) * len(WIDTH_FRACTIONS)
+
+
+def trial_steps(full: int, fraction: float) -> int:
+    """Steps of a trial that trains `fraction` of a run of `full` steps: at least 1, at most TRIAL_MAX_STEPS."""
+    return max(1, min(TRIAL_MAX_STEPS, math.ceil(fraction * full)))
 
 
 def is_real(v) -> bool:

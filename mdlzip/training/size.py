@@ -2,15 +2,15 @@
 
 The chunks of every HOLD_EVERY-th group are held back (a dataset's groups are its records, so a
 record is held back whole; one file's are its chunks); each candidate width (the level's, its half
-and its quarter) trains for a fraction of the full steps on the other chunks, is quantized, and is
-scored by what its archive would hold: its weights section (exact bytes) plus the held-back
-chunks' code length under the exact integer model alone, scaled to the whole input. The smallest
+and its quarter) trains for a fraction of the full steps (at most config.TRIAL_MAX_STEPS) on the
+other chunks, is quantized, and is scored by what its archive would hold: its weights section
+(exact bytes) plus the held-back chunks' code length under the exact integer model alone (at most
+SCORE_MAX_CHUNKS of them, evenly spaced), scaled to the whole input. The smallest
 total wins; a model that no width makes pay is still measured here and left to the coder's own
 comparison with the adaptive statistics alone (cm).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -21,11 +21,15 @@ from ..models.exact import ExactByteGPT, chunk_inputs
 from ..models.stored import ByteGPTConfig
 from ..sections import weights_section
 from . import distributed
-from .config import WIDTH_FRACTIONS, WIDTH_TRIAL_FRACTION, TrainConfig
+from .config import WIDTH_FRACTIONS, WIDTH_TRIAL_FRACTION, TrainConfig, trial_steps
 from .train import Chunks, train_quantized
 
 HOLD_EVERY = 10  # every 10th record is held back to measure the candidates
 MIN_HELD = 8  # fewer held-back chunks than this: too few to measure, the level's width is kept
+# held-back chunks scored at most (2 MiB at a 128-byte context), evenly spaced among them: beyond some
+# thousands of chunks the estimate is as good (its standard error ~0.01 bits/byte) and a large
+# input's trials would otherwise code a tenth of it under each candidate
+SCORE_MAX_CHUNKS = 16384
 SCORE_BATCH = 8  # held-back chunks per forward pass of the exact model
 
 
@@ -60,12 +64,13 @@ def choose_width(data: bytes, chunks: Chunks, held: np.ndarray, cfg: ByteGPTConf
     to hold back). `chunks`: (starts, lengths) of every chunk; `held`: which of them are held back.
     Under torchrun every rank trains each width, and all keep rank 0's choice."""
     starts, lengths = chunks
-    held_chunks, rest_chunks = (starts[held], lengths[held]), (starts[~held], lengths[~held])
+    stride = max(1, -(-int(held.sum()) // SCORE_MAX_CHUNKS))
+    held_chunks, rest_chunks = (starts[held][::stride], lengths[held][::stride]), (starts[~held], lengths[~held])
     widths = candidate_widths(cfg)
     if len(held_chunks[0]) < MIN_HELD or len(widths) == 1:
         return cfg, []
     full = train_cfg.num_steps(len(rest_chunks[0]))
-    trial = replace(train_cfg, max_steps=min(full, max(train_cfg.min_steps, math.ceil(WIDTH_TRIAL_FRACTION * full))))
+    trial = replace(train_cfg, max_steps=min(full, max(train_cfg.min_steps, trial_steps(full, WIDTH_TRIAL_FRACTION))))
     scale = int(lengths.sum()) / max(1, int(held_chunks[1].sum()))
     rows = []
     for width in widths:
