@@ -66,7 +66,8 @@ class Report(ArchiveInfo):
     candidates: dict[str, int] = field(default_factory=dict)  # method -> archive bytes
     xz_bytes: int = 0
     train_steps: int = 0
-    train_seconds: float = 0.0
+    trial_seconds: float = 0.0  # the trials of alpha and size "auto", before the training
+    train_seconds: float = 0.0  # the model's training, its trials apart
     code_seconds: float = 0.0
     device: str = "cpu"
     training: dict = field(default_factory=dict)  # regularizer, pruning counts (mdlzip.training.train.TrainStats)
@@ -119,8 +120,9 @@ class Report(ArchiveInfo):
         if self.members is not None:
             lines.append(f"dataset      {self.members:,} members, {self.records:,} records in {self.blocks:,} blocks "
                          "(each block decodes alone)")
+        trials = f"trials {self.trial_seconds:.1f} s, " if self.trial_seconds else ""
         train = f"train {self.train_seconds:.1f} s ({self.train_steps} steps, {self.device}), " if self.train_steps else ""
-        lines.append(f"time         {train}code {self.code_seconds:.1f} s")
+        lines.append(f"time         {trials}{train}code {self.code_seconds:.1f} s")
         return "\n".join(lines)
 
 
@@ -241,7 +243,8 @@ def compress_pieces(data: bytes | bytearray, level: int = DEFAULT_LEVEL, **optio
     stats = trained.stats if trained else None
     report = Report(**asdict(info), level=level, neural_bytes=size[model_method], candidates=_names(size),
                     xz_bytes=xz_bytes, train_steps=stats.steps if stats else 0,
-                    train_seconds=result.train_seconds, code_seconds=result.code_seconds, device=result.device,
+                    trial_seconds=result.trial_seconds, train_seconds=result.train_seconds,
+                    code_seconds=result.code_seconds, device=result.device,
                     training=dict(asdict(stats) if stats else {}, alpha_sweep=result.alpha_sweep,
                                   size_sweep=result.size_sweep) if stats or result.size_sweep else {},
                     lumping=trained.lumped if trained else None,

@@ -135,10 +135,10 @@ def _options(call: str, options: dict) -> CompressOptions:
 
 
 def _train(the_cut: Cut, plan, opts: CompressOptions):
-    """The model for these records and the widths measured for it: the level's depth, its context
-    fit to the records, its width chosen by description length on held-back records
-    (training/size.py), trained on record-aligned chunks (each from its record's start, as coding
-    sees them)."""
+    """The model for these records, the widths measured for it and the seconds those trials took:
+    the level's depth, its context fit to the records, its width chosen by description length on
+    held-back records (training/size.py), trained on record-aligned chunks (each from its record's
+    start, as coding sees them)."""
     from dataclasses import replace
 
     from .codec.layout import lane_chunks
@@ -150,11 +150,13 @@ def _train(the_cut: Cut, plan, opts: CompressOptions):
     record_of_chunk = np.repeat(np.arange(len(the_cut.record_lengths)), -(-the_cut.record_lengths // block))
     device = runtime.resolve_device(opts.device)
     with runtime.torch_threads(opts.threads):
+        t0 = time.perf_counter()
         cfg, sweep = choose_width(the_cut.data, (starts, lengths), held_back(record_of_chunk),
                                   replace(plan.model, block_size=block), plan.train, device)
+        trial_seconds = time.perf_counter() - t0
         trained = train_quantized(the_cut.data, cfg, plan.train, device, opts.progress, opts.lump_eps,
                                   chunks=(starts, lengths))
-    return trained, sweep
+    return trained, sweep, trial_seconds
 
 
 def train_model(items: Sequence, level: int = DEFAULT_LEVEL, *, records_kind: str | int | None = None,
@@ -190,9 +192,9 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
     params = plan.mixer.sized_for(max([int(ls.sum()) for ls in blocks] or [1]))  # a block's tables
     lanes = max([int((ls > 0).sum()) for ls in blocks] or [1])
     with_model = external is not None or (opts.model is not False and bool(the_cut.data))
-    t0, trained, sweep = time.perf_counter(), None, []
+    t0, trained, sweep, trial_seconds = time.perf_counter(), None, [], 0.0
     if with_model and external is None:
-        trained, sweep = _train(the_cut, plan, opts)
+        trained, sweep, trial_seconds = _train(the_cut, plan, opts)
     if not distributed.is_main():  # another rank of a distributed training: it trained, rank 0 codes and writes
         return None, None
     bar = tqdm(total=len(the_cut.data) * (2 if with_model else 1), desc="coding", unit="B", unit_scale=True,
@@ -200,7 +202,7 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
     candidates = {}
     if with_model:
         qm = external.qm if external is not None else trained.qm
-        train_seconds = time.perf_counter() - t0
+        train_seconds = time.perf_counter() - t0 - trial_seconds
         config = sections.mix_config(qm.cfg.block_size, lanes, params, qm.cfg, coder=sections.RECORDS_CODER,
                                      model_sha256=external.sha256 if external is not None else None)
         with runtime.torch_threads(opts.threads):
@@ -224,9 +226,10 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
     report = Report(**asdict(info), level=level, xz_bytes=classical.xz_size(the_cut.data),
                     neural_bytes=len(archives[Method.MIXED]) if Method.MIXED in archives else None,
                     candidates={m.name.lower(): len(a) for m, a in archives.items()},
-                    train_steps=stats.steps if stats else 0, train_seconds=train_seconds,
-                    code_seconds=time.perf_counter() - t0 - train_seconds, device=str(runtime.resolve_device(opts.device))
-                    if with_model else "cpu", training=dict(asdict(stats), size_sweep=sweep) if stats else {},
+                    train_steps=stats.steps if stats else 0, trial_seconds=trial_seconds, train_seconds=train_seconds,
+                    code_seconds=time.perf_counter() - t0 - trial_seconds - train_seconds,
+                    device=str(runtime.resolve_device(opts.device)) if with_model else "cpu",
+                    training=dict(asdict(stats), size_sweep=sweep) if stats else {},
                     no_model=None if with_model else "none trained: model=False",
                     external_model=_describe(external) if external is not None else None)
     return archive, report

@@ -34,12 +34,13 @@ class Encoded:
 
     candidates: dict[Method, Sections]  # NEURAL alone, or MIXED and CM, or CM alone
     trained: Trained | None  # the model, when one was trained
-    train_seconds: float
+    train_seconds: float  # the model's training (its trials apart)
     code_seconds: float
     device: str  # where the model ran ("cpu" when none did: cm runs on the CPU)
     alpha_sweep: list | None = None  # alpha="auto": the measured candidates
     size_sweep: list | None = None  # size="auto": the measured widths
     declined: str | None = None  # why the trials left the model out (the level's own model only)
+    trial_seconds: float = 0.0  # the alpha and width trials, before the training
 
 
 def _cm_data(data: bytes, plan: Plan, progress: bool) -> bytes:
@@ -111,7 +112,8 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
     cm = None if pure or not main else cm_sections(data, plan, progress)
     cm_seconds = time.perf_counter() - c0
     if may_decline and (why := distributed.from_main(cm and _declines(widths, cm))):
-        return Encoded({Method.CM: cm}, None, c0 - t0, cm_seconds, str(device), sweep, widths, why) if main else None
+        return Encoded({Method.CM: cm}, None, 0.0, cm_seconds, str(device), sweep, widths, why,
+                       c0 - t0) if main else None
     trained = train_quantized(data, model_cfg, train_cfg, device, progress, lump_eps)
     if not main:  # rank 0 codes
         return None
@@ -127,8 +129,8 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
         candidates = {Method.MIXED: [(Section.CONFIG, sections.mix_config(plan.block, plan.lanes, plan.mixer, qm.cfg)),
                                      (Section.WEIGHTS, weights), (Section.DATA, coded)],
                       Method.CM: cm}
-    return Encoded(candidates, trained, t1 - t0 - cm_seconds, time.perf_counter() - t1 + cm_seconds, str(device), sweep,
-                   widths)
+    return Encoded(candidates, trained, t1 - c0 - cm_seconds, time.perf_counter() - t1 + cm_seconds, str(device), sweep,
+                   widths, trial_seconds=c0 - t0)
 
 
 def decode(coding: sections.Coding, parts: dict[Section, bytes], n_bytes: int, *, device: str = "auto",

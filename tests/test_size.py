@@ -36,8 +36,10 @@ def test_a_level_leaves_out_a_model_its_trials_measure_cannot_pay(one_thread):
     text = (b"the quick brown fox jumps over the lazy dog; " * 400)[:16_000]
     archive, report = mdlzip.compress_with_report(text, 7, fallback=False)
     assert report.method == "cm" and "cannot pay" in report.no_model and report.train_steps == 0
+    assert report.trial_seconds > 0 == report.train_seconds and "time         trials " in report.format()
     best = min(r["estimated_total_bytes"] for r in report.training["size_sweep"])
     assert best > report.archive_bytes - 100  # cm's archive, less the container's few bytes
     assert mdlzip.decompress(archive) == text
     asked = mdlzip.compress_with_report(text, 7, fallback=False, model=True)[1]
     assert asked.method == "mixed" and asked.no_model is None
+    assert asked.trial_seconds > 0 and asked.train_seconds > 0  # the trials, then the training, each timed
