@@ -171,7 +171,7 @@ def _no_model_reason(plan: Plan, asked: bool | None) -> str:
     if plan.n_bytes < level.model_min_bytes:
         return (f"none trained: below {level.model_min_bytes >> 20} MiB at level {plan.level} a model costs more "
                 f"than it saves; --model or -7...-9 train one")
-    return (f"none trained: the time budget, {format_seconds(plan.budget)}, leaves time for {plan.budget_steps} training "
+    return (f"none trained: the time budget, {format_seconds(plan.budget)}, leaves time for {plan.budget_steps:,} training "
             f"steps beside the coding (the least is {plan.train.min_steps}); --time-budget or --model train one")
 
 
