@@ -20,7 +20,7 @@ from .levels import CLASSICAL_LEVEL, DEFAULT_LEVEL, LEVELS, Plan, check_level, s
 from .models.stored import param_count
 from .options import CompressOptions, DecompressOptions
 from .training import distributed
-from .training.config import ALPHA_AUTO_TRIALS, SIZE_AUTO_TRIALS
+from .training.config import auto_trials
 
 
 @dataclass
@@ -100,6 +100,14 @@ class Report(ArchiveInfo):
             counts = " -> ".join(f"{n:,} ({what})" for n, what in steps if n is not None)
             lines.append(f"training     {t['regularizer']}, alpha {t.get('alpha', 0):.3g}"
                          + (f"; nonzero weights {counts} of {t.get('params', 0):,}" if counts else ""))
+        if t.get("alpha_sweep"):
+            trials = [r for r in t["alpha_sweep"] if not r.get("full")]
+            best = min(trials, key=lambda r: r["total_bytes"])
+            rows = ", ".join(f"{r['alpha']:.3g}{' (chosen)' if r is best else ''} {r['total_bytes']:,}" for r in trials)
+            full = ", ".join(f"{r['alpha']:.3g}{' (kept)' if r.get('kept') else ''} {r['total_bytes']:,}"
+                             for r in t["alpha_sweep"] if r.get("full"))
+            lines.append(f"alpha        by measured total bytes, trials of {best['steps']:,} steps: {rows}"
+                         + (f"; in full: {full}" if full else ""))
         if t.get("size_sweep"):
             chosen = (self.model or {}).get("n_embd")
             rows = ", ".join(f"{r['n_embd']}{' (chosen)' if r['n_embd'] == chosen else ''} {r['estimated_total_bytes']:,}"
@@ -204,7 +212,7 @@ def compress_pieces(data: bytes | bytearray, level: int = DEFAULT_LEVEL, **optio
     data = data if isinstance(data, (bytes, bytearray)) else bytes(data)
     if check_level(level, classical=True) == CLASSICAL_LEVEL:
         return _classical_only(data, opts)
-    trials = ALPHA_AUTO_TRIALS * (opts.alpha == "auto") + SIZE_AUTO_TRIALS * (opts.size == "auto")
+    trials = auto_trials(opts.alpha == "auto", opts.size == "auto")
     plan = settings(level, len(data), time_budget=opts.time_budget, trials=trials, **opts.train_overrides())
     with_model = opts.with_model(plan.trains_model)
     crc = zlib.crc32(data)

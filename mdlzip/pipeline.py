@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import runtime, sections
-from .codec.layout import DECODE_BATCH
+from .codec.layout import DECODE_BATCH, STREAM_GROUP
 from .container import Method, Section
 from .levels import Plan
 from .training import distributed
@@ -37,7 +37,7 @@ class Encoded:
     train_seconds: float  # the model's training (its trials apart)
     code_seconds: float
     device: str  # where the model ran ("cpu" when none did: cm runs on the CPU)
-    alpha_sweep: list | None = None  # alpha="auto": the measured candidates
+    alpha_sweep: list | None = None  # alpha="auto": the measured trials, then both full runs ("full") where one chose alpha > 0
     size_sweep: list | None = None  # size="auto": the measured widths
     declined: str | None = None  # why the trials left the model out (the level's own model only)
     trial_seconds: float = 0.0  # the alpha and width trials, before the training
@@ -96,17 +96,21 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
     from .codec import arith, mixed
     from .models.exact import ExactByteGPT
     from .codec.layout import file_chunks
-    from .training.alpha import choose_alpha
+    from .training.alpha import candidate, choose_alpha
     from .training.size import choose_width, held_back
     from .training.train import train_quantized
 
-    t0 = time.perf_counter()
-    train_cfg, model_cfg, sweep, widths = plan.train, plan.model, None, None
-    if alpha_auto and data:
-        train_cfg, sweep = choose_alpha(data, model_cfg, train_cfg, device=device)
-    if size_auto and data:
+    def sized(train_cfg):  # the width a training gets (`--size auto`: its trials'), and the trials' rows
+        if not (size_auto and data):
+            return plan.model, None
         chunks = file_chunks(len(data), plan.block)
-        model_cfg, widths = choose_width(data, chunks, held_back(np.arange(len(chunks[0]))), model_cfg, train_cfg, device)
+        return choose_width(data, chunks, held_back(np.arange(len(chunks[0]))), plan.model, train_cfg, device)
+
+    t0 = time.perf_counter()
+    train_cfg, sweep = plan.train, None
+    if alpha_auto and data:
+        train_cfg, sweep = choose_alpha(data, plan.model, train_cfg, device=device)
+    model_cfg, widths = sized(train_cfg)
     c0 = time.perf_counter()
     main = distributed.is_main()  # under torchrun the other ranks wait here for rank 0's decision
     cm = None if pure or not main else cm_sections(data, plan, progress)
@@ -115,13 +119,23 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
         return Encoded({Method.CM: cm}, None, 0.0, cm_seconds, str(device), sweep, widths, why,
                        c0 - t0) if main else None
     trained = train_quantized(data, model_cfg, train_cfg, device, progress, lump_eps)
+    coded = None  # the data coded under the model alone, where the guarantee below measured it
+    if alpha_auto and data and train_cfg.alpha > 0:
+        def unregularized():
+            cfg = candidate(train_cfg, 0.0)
+            model_cfg, widths = sized(cfg)
+            return train_quantized(data, model_cfg, cfg, device, progress, lump_eps), widths
+
+        trained, widths, coded, full_rows = _never_worse(data, trained, widths, unregularized)
+        sweep = sweep + full_rows
     if not main:  # rank 0 codes
         return None
     qm = trained.qm
     t1 = time.perf_counter()
     exact, weights = ExactByteGPT(qm, device), sections.weights_section(qm)
     if pure:
-        coded = arith.encode(exact, data, plan.stream_group, progress)
+        if coded is None or plan.stream_group != STREAM_GROUP:
+            coded = arith.encode(exact, data, plan.stream_group, progress)
         candidates = {Method.NEURAL: [(Section.CONFIG, sections.neural_config(qm.cfg, plan.stream_group)),
                                       (Section.WEIGHTS, weights), (Section.DATA, coded)]}
     else:
@@ -131,6 +145,23 @@ def _encode_with_model(data: bytes, plan: Plan, pure: bool, lump_eps: float | No
                       Method.CM: cm}
     return Encoded(candidates, trained, t1 - c0 - cm_seconds, time.perf_counter() - t1 + cm_seconds, str(device), sweep,
                    widths, trial_seconds=c0 - t0)
+
+
+def _never_worse(data: bytes, chosen: Trained, widths: list | None, unregularized) -> tuple:
+    """`--alpha auto`'s guarantee (training/alpha.py): the trials' choice (alpha > 0, trained in full:
+    `chosen`, of width trials `widths`) or the model `unregularized()` trains in full as
+    `--regularizer none` would, whichever stores fewer bytes with the model alone (weights + data
+    coded under it). Returns the model kept, its width trials, its coded data (rank 0's) and the two
+    measured rows ("full": True, the kept one "kept": True)."""
+    from .training.alpha import row, stored
+
+    plain, plain_widths = unregularized()
+    sizes = [stored(data, t.qm) for t in (chosen, plain)] if distributed.is_main() else None
+    rows = distributed.from_main(sizes and [dict(row(t.stats, t.qm, *size), full=True)
+                                            for t, size in zip((chosen, plain), sizes)])
+    kept = int(rows[1]["total_bytes"] < rows[0]["total_bytes"])
+    rows[kept]["kept"] = True
+    return ((chosen, widths), (plain, plain_widths))[kept] + (sizes[kept][1] if sizes else None, rows)
 
 
 def decode(coding: sections.Coding, parts: dict[Section, bytes], n_bytes: int, *, device: str = "auto",

@@ -10,7 +10,7 @@ import mdlzip
 from mdlzip import cost
 from mdlzip.levels import LEVELS, MIN_BUDGET_SECONDS, settings
 from mdlzip.levels import _run_steps
-from mdlzip.training.config import ALPHA_AUTO_TRIALS, SIZE_AUTO_TRIALS, TRIAL_MAX_STEPS, trial_steps
+from mdlzip.training.config import ALPHA_AUTO_TRIALS, SIZE_AUTO_TRIALS, TRIAL_MAX_STEPS, auto_trials, trial_steps
 
 
 def planned_seconds(plan, runs: float = 1.0) -> float:
@@ -49,6 +49,9 @@ def test_trials_are_capped_and_the_run_gets_the_rest():
         spent = run + sum(trial_steps(run, f) for f in SIZE_AUTO_TRIALS)
         assert spent <= affordable < spent + 4 or run == 0
     assert _run_steps(10**6, SIZE_AUTO_TRIALS) == 10**6 - 3 * TRIAL_MAX_STEPS  # large: the trials' cap, no more
+    # alpha "auto" may train alpha = 0 in full beside its choice (uncapped), with its own width trials
+    assert trial_steps(10**6, 1.0) == 10**6 and auto_trials(True, False) == ALPHA_AUTO_TRIALS
+    assert auto_trials(True, True) == ALPHA_AUTO_TRIALS + 2 * SIZE_AUTO_TRIALS and auto_trials(False, False) == ()
 
 
 def test_no_time_to_train_means_no_model_and_a_reason():

@@ -85,7 +85,11 @@ def test_torchrun_compress_writes_one_archive_that_decodes_in_one_process(tmp_pa
                          cwd=tmp_path, env=dict(os.environ), capture_output=True, timeout=DEADLINE)
     assert run.returncode == 0, run.stderr.decode()[-3000:]
     report = json.loads(run.stdout)  # one report: rank 0's
-    assert report["method"] == "neural" and len(report["training"]["alpha_sweep"]) == 4
+    sweep = report["training"]["alpha_sweep"]
+    trials, full = [r for r in sweep if not r.get("full")], [r for r in sweep if r.get("full")]
+    assert report["method"] == "neural" and len(trials) == 4
+    chosen = min(trials, key=lambda r: r["total_bytes"])["alpha"]  # where > 0, alpha 0 trained in full beside it
+    assert [r["alpha"] for r in full] == ([chosen, 0.0] if chosen else []) and sum("kept" in r for r in full) == len(full) // 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x", "x.mdlz"]
     plain = subprocess.run([sys.executable, "-m", "mdlzip", "decompress", "-c", "x.mdlz"], cwd=tmp_path,
                            capture_output=True, timeout=DEADLINE)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 
 import pytest
 import torch
+
+import mdlzip
 from conftest import TINY
 
 from mdlzip.training.alpha import choose_alpha, default_grid
@@ -158,6 +161,27 @@ def test_choose_alpha_picks_the_smallest_measured_total(text_sample):
     assert rows[0]["regularizer"] == "none" and rows[1]["regularizer"] == rows[2]["regularizer"] == "drr"
     assert rows[2]["nonzeros"] < rows[1]["nonzeros"]  # a stronger penalty keeps fewer weights
     assert default_grid(1000)[0] == 0.0  # alpha "auto" can always choose not to regularize
+
+
+def test_alpha_auto_is_never_worse_than_not_regularizing(monkeypatch):
+    """Where the short trials choose alpha > 0 and that loses in full, alpha = 0 is trained in full
+    beside it, as `regularizer="none"` trains, and the smaller model is kept: the same archive.
+    Forced here: the only candidate is a penalty that prunes the whole model, on 20 KB that an
+    unpruned model learns (a 40-byte line repeated), so the unregularized model wins."""
+    from mdlzip.training import alpha
+
+    real = alpha.choose_alpha
+    monkeypatch.setattr(alpha, "choose_alpha", lambda data, m, t, **kw: real(data, m, t, grid=[100.0], **kw))
+    rng = random.Random(3)
+    data = (bytes(rng.randrange(97, 123) for _ in range(40)) * 500)[:20_000]
+    options = dict(pure=True, fallback=False, size="level")
+    auto, report = mdlzip.compress_with_report(data, 1, regularizer="drr", alpha="auto", **options)
+    plain = mdlzip.compress(data, 1, regularizer="none", **options)
+    trials, full = [[r for r in report.training["alpha_sweep"] if bool(r.get("full")) == f] for f in (False, True)]
+    assert [r["alpha"] for r in trials] == [100.0] and [r["alpha"] for r in full] == [100.0, 0.0]
+    assert [bool(r.get("kept")) for r in full] == [False, True] and full[1]["total_bytes"] < full[0]["total_bytes"]
+    assert auto == plain and mdlzip.decompress(auto) == data
+    assert "in full: 100 " in report.format() and "0 (kept)" in report.format()
 
 
 def test_level_alpha_is_a_cost_per_weight_in_data_bits():

@@ -18,13 +18,22 @@ WIDTH_TRIAL_FRACTION = 0.25
 # A trial trains at most this many steps, whatever the input's size: a large input's choices then take
 # minutes, not a fraction of hours (at level 6, 4,096 steps of the level's width take about 3 minutes)
 TRIAL_MAX_STEPS = 4096
-# the trials of each choice, as fractions of the run's steps (the time budget holds them beside the run)
-ALPHA_AUTO_TRIALS = (ALPHA_TRIAL_FRACTION,) * len(ALPHA_GRID_BITS)
+# the trials of each choice, as fractions of the run's steps (the time budget holds them beside the run);
+# alpha "auto" may add a second full run, of alpha 0 (training/alpha.py), with its own width trials
 SIZE_AUTO_TRIALS = (WIDTH_TRIAL_FRACTION,) * len(WIDTH_FRACTIONS)
+ALPHA_AUTO_TRIALS = (ALPHA_TRIAL_FRACTION,) * len(ALPHA_GRID_BITS) + (1.0,)
+
+
+def auto_trials(alpha_auto: bool, size_auto: bool) -> tuple[float, ...]:
+    """The trainings besides the run that alpha and size "auto" may take, as fractions of its steps."""
+    return ALPHA_AUTO_TRIALS * alpha_auto + SIZE_AUTO_TRIALS * (size_auto * (1 + alpha_auto))
 
 
 def trial_steps(full: int, fraction: float) -> int:
-    """Steps of a trial that trains `fraction` of a run of `full` steps: at least 1, at most TRIAL_MAX_STEPS."""
+    """Steps of a trial that trains `fraction` of a run of `full` steps: at least 1, at most TRIAL_MAX_STEPS
+    (a fraction of 1 is a second full run, uncapped)."""
+    if fraction >= 1:
+        return max(1, full)
     return max(1, min(TRIAL_MAX_STEPS, math.ceil(fraction * full)))
 
 
