@@ -111,7 +111,7 @@ def rates(path: Path) -> None:
         stats = pstats.Stats(profile).stats
         own = lambda part: sum(s[2] for key, s in stats.items() if part in key[2]) / len(data)
         total = sum(s[2] for s in stats.values()) / len(data)
-        products, attention, coder = own("method 'mm'") + own("torch.mm"), own("_attend_rows"), own("code_step")
+        products, attention, coder = own("method 'mm'") + own("torch.mm") + own("torch._int_mm"), own("_attend_rows"), own("code_step")
         print(f"level {level} ({plan.model.n_layer} x {plan.model.n_embd}, context {plan.block}): "
               f"training {(steps[1] - steps[0]) / 100 * 1e3:.1f} ms/step; decoding per byte: products "
               f"{products * 1e6:.2f} us, attention {attention * 1e6:.2f} us, coder {coder * 1e6:.2f} us, "

@@ -25,11 +25,11 @@ def calibrated(cfg: ByteGPTConfig, seed: int = 0) -> QuantizedModel:
 
 
 def wide_sums() -> QuantizedModel:
-    """8-bit codes at full magnitude in a wide MLP: sums beyond 2^24, so exact.py holds that matrix
-    in float64 and the stepper takes its float64 path."""
-    qm = calibrated(ByteGPTConfig(block_size=16, n_layer=1, n_head=2, n_embd=16, mlp_ratio=40, weight_bits=8))
+    """9-bit codes at full magnitude in a wide MLP: sums beyond 2^24, so exact.py holds that matrix
+    in float64 and the steppers take their float64 paths (codes beyond int8: no int8 products)."""
+    qm = calibrated(ByteGPTConfig(block_size=16, n_layer=1, n_head=2, n_embd=16, mlp_ratio=40, weight_bits=9))
     shape = qm.codes["h.0.mlp.out"].shape
-    qm.codes["h.0.mlp.out"] = np.random.default_rng(0).choice([-127, 127], shape).astype(np.int16)
+    qm.codes["h.0.mlp.out"] = np.random.default_rng(0).choice([-255, 255], shape).astype(np.int16)
     return qm
 
 
@@ -79,6 +79,7 @@ def Stepper(request, monkeypatch):
 
 def test_models_reach_the_cases_they_are_for():
     assert ExactByteGPT(wide_sums()).layers[0]["out"].dtype == torch.float64
+    assert [BatchedStepper(MODELS[name](), 2)._int for name in MODELS] == [True, True, True, False, True]
     assert all(layer["att"] == ATT_EDGE for layer in ExactByteGPT(boundary_scales()).layers)
 
 
