@@ -2,13 +2,16 @@
 
     python scripts/time_mixed.py FILE [--levels 6,9] [--runs 3]   # decoding, fresh processes
     python scripts/time_mixed.py FILE --kernels [--levels 6,9]     # the model's paths, in-process
+    python scripts/time_mixed.py FILE --kernels --batched          # the batched path alone (A/B of builds)
     python scripts/time_mixed.py FILE --rates                      # the rates of mdlzip/cost.py
 
 Default: per level, a mixed archive of FILE (`--model`, a short training: `--time-budget 60`, the
 model at the level's width for FILE's size) is decoded by `mdlzip -dc` in a fresh process under
 /usr/bin/time (process start included), median of --runs, beside the same file's cm archive.
 --kernels: the coder with each CPU path of the model on one untrained model of the level's full
-width (row-at-a-time numba stepper, batched stepper), KB/s of encode and decode, median of --runs.
+width (row-at-a-time numba stepper, batched stepper), KB/s of encode and decode, median of --runs
+(each decode's KB/s listed too); --batched: the batched path only, e.g. run from two builds'
+checkouts in turn, a few rounds, to compare them on a machine whose speed drifts.
 --rates: training seconds per step and the mixed coder's seconds per byte split into matrix
 products, attention and the rest, at the full widths of levels 6 and 9: what cost.py's constants are.
 """
@@ -62,16 +65,17 @@ def untrained(level: int, n_bytes: int):
     return ExactByteGPT(qm), replace(plan, mixer=settings(level, n_bytes).mixer)
 
 
-def kernels(path: Path, levels: list[int], runs: int) -> None:
+def kernels(path: Path, levels: list[int], runs: int, batched_only: bool) -> None:
     from mdlzip.codec import mixed
     from mdlzip.models import exact_batched
 
     data = path.read_bytes()
-    print("| file | level | model path | encode KB/s | decode KB/s (median) |")
-    print("|---|---:|---|---:|---:|")
+    print("| file | level | model path | encode KB/s | decode KB/s (median) | each decode KB/s |")
+    print("|---|---:|---|---:|---:|---|")
+    paths = (("row at a time (exact_numba)", 1 << 30), ("batched (exact_batched)", exact_batched.BATCH_MIN))
     for level in levels:
         model, plan = untrained(level, len(data))
-        for name, batch_min in (("row at a time (exact_numba)", 1 << 30), ("batched (exact_batched)", exact_batched.BATCH_MIN)):
+        for name, batch_min in paths[1:] if batched_only else paths:
             exact_batched.BATCH_MIN, was = batch_min, exact_batched.BATCH_MIN
             mixed.encode(model, data[:4096], plan.block, plan.lanes, plan.mixer)  # compiled and warm
             t0 = time.perf_counter()
@@ -84,7 +88,7 @@ def kernels(path: Path, levels: list[int], runs: int) -> None:
                 decs.append(time.perf_counter() - t0)
             exact_batched.BATCH_MIN = was
             print(f"| {path.name} | {level} | {name} | {len(data) / enc / 1e3:.1f} | "
-                  f"{len(data) / statistics.median(decs) / 1e3:.1f} |")
+                  f"{len(data) / statistics.median(decs) / 1e3:.1f} | {' '.join(f'{len(data) / d / 1e3:.1f}' for d in decs)} |")
 
 
 def rates(path: Path) -> None:
@@ -126,12 +130,13 @@ def main() -> None:
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--kernels", action="store_true")
     mode.add_argument("--rates", action="store_true")
+    ap.add_argument("--batched", action="store_true", help="with --kernels: the batched path only")
     args = ap.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     if args.rates:
         rates(args.file)
     elif args.kernels:
-        kernels(args.file, levels, args.runs)
+        kernels(args.file, levels, args.runs, args.batched)
     else:
         decode_speed(args.file, levels, args.runs)
 
