@@ -24,6 +24,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 SINGLE = {
     "cm_text": ("compress(text, fallback=False)", lambda d: mdlzip.compress(d, fallback=False)),
     "cm_lines_l1": ("compress(lines, 1, fallback=False)", lambda d: mdlzip.compress(d, 1, fallback=False)),
+    "cm_image": ("compress(bitmap, fallback=False)", lambda d: mdlzip.compress(d, fallback=False)),  # tests/test_image_context.bitmap()
     "mixed_l1": ("compress(text[:2000], 1, model=True, fallback=False, threads=1)",
                  lambda d: mdlzip.compress(d, 1, model=True, fallback=False, threads=1)),
     "mixed_lump": ("compress(lines[:1500], 1, model=True, lump_eps=0.05, fallback=False, threads=1)",

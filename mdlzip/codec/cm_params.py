@@ -17,8 +17,9 @@ WORD = 100       # the current word (letters, case-folded, and bytes >= 128) wit
 WORD_PAIR = 101  # the current word with the previous word
 COLUMN = 102     # the byte above (same column of the previous line), the column and the last byte
 RECORD = 103     # the bytes one and two records back (record length detected from repeats), the length
+IMAGE = 104      # per bit, the pixels around it one and two records back and the last ones (a bitmap's 2-D context)
 KINDS = {**{str(o): o for o in range(1, MAX_ORDER + 1)}, "word": WORD, "word_pair": WORD_PAIR,
-         "column": COLUMN, "record": RECORD}  # name in the archive JSON -> kernel code
+         "column": COLUMN, "record": RECORD, "image": IMAGE}  # name in the archive JSON -> kernel code
 MAX_CONTEXTS = 16  # at most this many hashed context kinds
 
 MAX_STATE_BYTES = 1 << 30  # a reader refuses parameters whose tables need more

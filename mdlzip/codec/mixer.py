@@ -266,12 +266,23 @@ CHOICE_SAMPLE = 1 << 17
 def choose_params(data: bytes, candidates) -> MixParams:
     """The candidate (MixParams) that codes the first CHOICE_SAMPLE bytes of `data` in the fewest
     bytes (the first of equals): a choice by measured description length, made by the encoder alone
-    (the archive's CONFIG says what was chosen)."""
+    (the archive's CONFIG says what was chosen). A candidate with the `image` context is tried only
+    if a candidate before it left a record length of at least K.IMAGE_MIN_ROW bytes at the end of
+    the sample (a bitmap's rows; on text the detector holds 2-8 bytes there), so that other inputs
+    do not pay for its trial."""
     candidates = list(candidates)
     if len(candidates) == 1:
         return candidates[0]
     sample = data[:CHOICE_SAMPLE]
-    sizes = [len(encode_adaptive(sample, 1, p.sized_for(len(sample)))) for p in candidates]  # tables for the sample
+    sizes, rows = [], 0
+    for p in candidates:
+        if "image" in p.contexts and rows < K.IMAGE_MIN_ROW:
+            sizes.append(float("inf"))
+            continue
+        enc = MixEncoder(*lane_layout(len(sample), 1, 1), p.sized_for(len(sample)))  # tables for the sample
+        enc.encode_rest(sample)
+        sizes.append(len(enc.finish()))
+        rows = max(rows, int(enc.state.lane_tab[0, K.LANE_REC_LEN]))
     return candidates[sizes.index(min(sizes))]
 
 
