@@ -36,6 +36,7 @@ class ArchiveInfo:
     params: int | None = None
     nonzeros: int | None = None
     model_sha256: str | None = None  # coded with this external model file (compress -M), not stored
+    contexts: list[str] | None = None  # cm and mixed: the adaptive statistics' context kinds (FORMAT.md 4.1)
     members: int | None = None  # a multi-member archive: its members, records and blocks (else None)
     records: int | None = None
     blocks: int | None = None
@@ -90,6 +91,8 @@ class Report(ArchiveInfo):
             elif name == "data" and self.original_bytes:
                 extra = f"  {self.data_bits_per_byte:.3f} bits/byte"
             lines.append(f"  {name:<10} {n:>12,}{extra}")
+        if self.contexts:
+            lines.append(f"contexts     {' '.join(self.contexts)}")
         if self.neural_bytes and self.neural_bytes != self.archive_bytes:
             lines.append(f"  (the model's archive was {self.neural_bytes:,} bytes; the smaller {self.method} coding was written)")
         t = self.training
@@ -162,6 +165,8 @@ def _info(archive: container.Archive, archive_bytes: int, memlimit: int = memory
     else:
         needed = memory.needed(archive.method, archive.original_size, coding, _data_bytes(archive))["total"]
         info = ArchiveInfo(archive.method.name.lower(), archive.original_size, archive_bytes, archive.sizes, needed)
+    if coding is not None and coding.mixer is not None:
+        info.contexts = list(coding.mixer.contexts)
     if coding is not None and coding.model is not None:
         cfg = coding.model
         info.model, info.params, info.model_sha256 = cfg.to_dict(), param_count(cfg), coding.model_sha256
