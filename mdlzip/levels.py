@@ -52,7 +52,7 @@ class Level:
 # "long" has the long orders that DNA-like data needs (on 1 MB of DNA, with matches from 6 bytes: 1.510
 # bpb against 1.590 with the default set; on text 2.8 % worse, so it is chosen by measurement, never by
 # default). "image" models a bitmap (one bit a pixel, rows of a fixed length: the record length): on ptt5,
-# a fax page, 24,736 bytes against 33,521 with the default set (zpaq -m5: 27,520); it is tried only
+# a fax page, 24,736 bytes against 33,521 with the default set (zpaq -m5: 27,547); it is tried only
 # where the sample shows records of an image's length (choose_params).
 CONTEXT_SETS = {"long": ("2", "3", "4", "6", "8", "12", "16", "20", "24", "column", "record"),
                 "image": ("1", "2", "3", "4", "6", "record", "image")}

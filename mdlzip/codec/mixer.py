@@ -279,8 +279,7 @@ def choose_params(data: bytes, candidates) -> MixParams:
         if "image" in p.contexts and rows < K.IMAGE_MIN_ROW:
             sizes.append(float("inf"))
             continue
-        enc = MixEncoder(*lane_layout(len(sample), 1, 1), p.sized_for(len(sample)))  # tables for the sample
-        enc.encode_rest(sample)
+        enc = _coded(sample, *lane_layout(len(sample), 1, 1), p.sized_for(len(sample)))  # tables for the sample
         sizes.append(len(enc.finish()))
         rows = max(rows, int(enc.state.lane_tab[0, K.LANE_REC_LEN]))
     return candidates[sizes.index(min(sizes))]
@@ -297,12 +296,18 @@ def encode_adaptive_lanes(data: bytes, lane_start, lane_len, params: MixParams =
                           progress: bool = False, short_end: bool = False) -> bytes:
     """`encode_adaptive` in the lanes given (they tile `data` in order); a writable `data` (a
     bytearray) is coded in place (MixEncoder's `in_place`)."""
+    return _coded(data, lane_start, lane_len, params, progress, short_end).finish()
+
+
+def _coded(data: bytes, lane_start, lane_len, params: MixParams, progress: bool = False,
+           short_end: bool = False) -> MixEncoder:
+    """The encoder after coding all of `data` (unfinished: its state still readable)."""
     src = np.frombuffer(data, dtype=np.uint8)
     enc = MixEncoder(lane_start, lane_len, params, short_end,
                      in_place=src if src.flags.writeable and len(src) == int(np.sum(lane_len)) else None)
     with _bar(len(data), "coding", progress) as bar:
         enc.encode_rest(data, bar)
-    return enc.finish()
+    return enc
 
 
 def decode_adaptive(blob: bytes, n: int, n_lanes: int, params: MixParams = DEFAULT_PARAMS,
