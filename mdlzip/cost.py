@@ -16,8 +16,8 @@ from .models.stored import ByteGPTConfig, weight_layout
 EMBEDDINGS = ("wte", "wte2", "wpe")  # looked up, not multiplied
 TRAIN_FLOPS_PER_SECOND = 85e9  # forward and backward products of a training step (2x64 at 43 ms/step, 4x128 at 322)
 TRAIN_SECONDS_PER_LAYER = 0.012  # per step, whatever the batch
-CODE_PRODUCT_FLOPS_PER_SECOND = 380e9  # mixed coding: int8 products of 1,024 lanes at once (models/exact_batched.py)
-CODE_ATTENTION_FLOPS_PER_SECOND = 14e9  # mixed coding: each lane's attention over its int8 cache (2x64: 13.7e9, 4x128: 14.9e9)
+CODE_PRODUCT_FLOPS_PER_SECOND = 380e9  # mixed coding: int8 products of all lanes at once (models/exact_batched.py)
+CODE_ATTENTION_FLOPS_PER_SECOND = 16e9  # mixed coding: each lane's attention over its int8 cache (2x64 at 1,024 lanes: 16.6e9, 4x128 at 256: 26.2e9)
 CODE_SECONDS_PER_LAYER = 0.8e-6  # per byte: norms, requantizing, residuals
 MIX_SECONDS_PER_BYTE = 5e-6  # the adaptive statistics and the coder, per byte of the mixed coding (1,024 lanes)
 CM_SECONDS_PER_BYTE = 4e-6  # the adaptive statistics alone (cm), per byte

@@ -19,7 +19,12 @@ from .models.stored import ByteGPTConfig, param_count
 from .training.config import TrainConfig, trial_steps
 
 DEFAULT_LEVEL = 6
-DEFAULT_LANES = 1024  # lanes of the mixed coder: the decoder's batch, and so its speed
+DEFAULT_LANES = 1024  # lanes of the mixed coder: the decoder's batch, and so its speed (Level.lanes)
+# Levels 8-9 (context 256) step 256 lanes: at 1,024 every step streams all lanes' attention caches
+# (level 9: 256 MB) from memory; at 256 they decoded 1.2x faster (dickens 256 KiB: level 8 50 -> 60
+# KB/s; level 9 35 -> 42, before the attention's 16-bit sums) and the archive was 1.3 % smaller (fewer
+# lanes dilute the adaptive statistics less). At context 128 (levels 6, 7) 1,024 lanes decode 6 % faster.
+WIDE_CONTEXT_LANES = 256
 # The smallest input on which levels 1-6 train the transformer for mixed coding; below it only the
 # adaptive statistics (cm) code the data. At level 6 on dickens (1 MiB) the model's weights cost
 # 48,265 bytes and saved 6,911 bytes of data (README, "Mixing"); nobody has measured 16 MiB yet.
@@ -46,6 +51,7 @@ class Level:
     mixer: MixParams = MixParams(hash_bits=26)  # the adaptive statistics at their largest (sized down for small inputs)
     mixer_alternatives: tuple[str, ...] = ("long", "image")  # other context sets (CONTEXT_SETS) tried on a sample of the input
     seconds_per_mb: float = 60.0  # the time budget per MB of input (see MIN_BUDGET_SECONDS)
+    lanes: int = DEFAULT_LANES  # lanes of the mixed coder (the decoder's batch; see WIDE_CONTEXT_LANES)
 
 
 # Context sets a level may try besides its own, on a sample of the input (codec/mixer.choose_params):
@@ -81,9 +87,9 @@ LEVELS: dict[int, Level] = {
     7: Level(n_layer=2, n_embd=96, block_size=128, epochs=10.0, sparsity=0.5, params_per_byte=0.3,
              model_min_bytes=0, seconds_per_mb=120.0),
     8: Level(n_layer=3, n_embd=128, block_size=256, epochs=10.0, sparsity=0.5, params_per_byte=0.35,
-             model_min_bytes=0, seconds_per_mb=240.0),
+             model_min_bytes=0, seconds_per_mb=240.0, lanes=WIDE_CONTEXT_LANES),
     9: Level(n_layer=4, n_embd=128, block_size=256, epochs=16.0, sparsity=0.5, params_per_byte=0.4,
-             model_min_bytes=0, seconds_per_mb=480.0),
+             model_min_bytes=0, seconds_per_mb=480.0, lanes=WIDE_CONTEXT_LANES),
 }
 
 
@@ -159,5 +165,5 @@ def settings(level: int, n_bytes: int, *, time_budget: float | None = None, tria
     budget_steps = _run_steps(int(max(0.0, spare) / cost.train_step_seconds(cfg, train.batch_size)), trials)
     train = replace(train, max_steps=max(train.min_steps, min(train.max_steps, budget_steps)))
     others = tuple(replace(p.mixer, contexts=CONTEXT_SETS[name]).sized_for(n_bytes) for name in p.mixer_alternatives)
-    return Plan(level, n_bytes, cfg, train, p.mixer.sized_for(n_bytes), others, DEFAULT_LANES, STREAM_GROUP,
+    return Plan(level, n_bytes, cfg, train, p.mixer.sized_for(n_bytes), others, p.lanes, STREAM_GROUP,
                 n_bytes >= p.model_min_bytes and budget_steps >= train.min_steps, budget, budget_steps)

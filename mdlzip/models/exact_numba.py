@@ -27,7 +27,9 @@ import numpy as np
 import torch
 from numba import njit
 
-from .exact import RESIDUAL_MAX, ExactByteGPT
+from .exact import ATT_ONE, RESIDUAL_MAX, ExactByteGPT
+from .simd import HI_SHIFT, weighted_sum16
+from .simd import LANES as SIMD_LANES
 from .stored import QuantizedModel
 from .transformer import BOS
 
@@ -70,13 +72,15 @@ def weights_of(ex: ExactByteGPT) -> Weights:
     fc, out = np.zeros((nl, C, width), dtype=wt), np.zeros((nl, width, C), dtype=wt)
     for i, L in enumerate(ex.layers):
         fc[i, :, :hidden[i]], out[i, :hidden[i]] = wmat(L["fc"]), wmat(L["out"])
+    att_lut = f64(ex.att_lut).astype(np.int64)
+    if att_lut.min() < 0 or att_lut.max() > ATT_ONE:  # the split of _weighted_values needs 0 <= a <= 2^20
+        raise ValueError("attention weights outside [0, ATT_ONE]")
     return Weights(
         f64(ex.wte), f64(ex.wte2), f64(ex.wpe),
         np.stack([np.stack([wmat(L[n]) for n in ("q", "k", "v", "proj")]) for L in ex.layers]), fc, out, hidden,
         np.array([[L[n] for n in _MULTS] for L in ex.layers]),
         np.array([L["att"] for L in ex.layers], dtype=np.float32),  # f32 values, exactly
-        wmat(ex.head), np.array([ex.mhead, ex.norm_mult, RESIDUAL_MAX]), f64(ex.att_lut).astype(np.int64),
-        f64(ex.out_lut))
+        wmat(ex.head), np.array([ex.mhead, ex.norm_mult, RESIDUAL_MAX]), att_lut, f64(ex.out_lut))
 
 
 class ExactStepper:
@@ -176,6 +180,8 @@ def _attend(acc_q, acc_k, acc_v, m, att, att_lut, K, V, t, o):
     nh, hs = K.shape[0], K.shape[1]
     # scratch allocated here, not passed in: LLVM then knows it aliases nothing and vectorizes the loops
     qv, s, a = np.empty(nh * hs), np.empty(t + 1, np.float32), np.empty(t + 1, np.int64)
+    a_hi, a_lo = np.empty(t + 1, np.int16), np.empty(t + 1, np.int16)  # a split for weighted_sum16
+    sums = np.empty(hs, np.int64)
     kv, vv = np.empty(nh * hs, np.int8), np.empty(nh * hs, np.int8)
     att_last = np.float32(att_lut.shape[0] - 1)
     _requant(acc_q, m[MQ], -127.0, 127.0, qv)
@@ -196,26 +202,32 @@ def _attend(acc_q, acc_k, acc_v, m, att, att_lut, K, V, t, o):
         for j in range(t + 1):
             # exact.py: (max - s) and its product with att are float32; the difference is an
             # integer below 2^24, exact there; the product is rounded to float32 before floor
-            k = min(np.floor(np.float32(smax - s[j]) * att), att_last)  # k >= 0: the scales are positive
-            a[j] = att_lut[int(k)]
+            s[j] = min(np.floor(np.float32(smax - s[j]) * att), att_last)  # >= 0: the scales are positive
+        for j in range(t + 1):  # apart from the indices, so that their loop vectorizes
+            a[j] = att_lut[np.int64(s[j])]
+            a_hi[j], a_lo[j] = a[j] >> HI_SHIFT, a[j] & ((1 << HI_SHIFT) - 1)
             total += a[j]
         heads = slice(hd * hs, (hd + 1) * hs)
-        _weighted_values(a, V[hd], vv[heads], t, m[MO], np.float64(total), o[heads])
+        _weighted_values(a, a_hi, a_lo, V[hd], vv[heads], t, m[MO], np.float64(total), sums, o[heads])
         K[hd, :, t] = kv[heads]
         V[hd, :, t] = vv[heads]
 
 
 @njit(cache=True, nogil=True)
-def _weighted_values(a, V, v, t, mo, total, o):
+def _weighted_values(a, a_hi, a_lo, V, v, t, mo, total, sums, o):
     """One head's output codes: o[d] = clamp(round(sum_j a[j] V[d, j] * mo / total)), j <= t, where
-    position t's values are v (not yet in V). The sums are integers below 2^35 (a <= 2^20,
-    |v| <= 127, t < 2^14): exact in exact.py's float64 and in int64 here, where they vectorize in
-    any order."""
+    position t's values are v (not yet in V) and a_hi, a_lo split a (simd.weighted_sum16). The sums
+    are integers below 2^35 (a <= 2^20, |v| <= 127, t < 2^14): exact in exact.py's float64 and in
+    int64 here, in any order."""
+    whole = t - t % SIMD_LANES  # weighted_sum16 takes these; the rest one by one
     for d in range(V.shape[0]):
-        Vd, ov = V[d], a[t] * np.int64(v[d])
-        for j in range(t):
+        Vd = V[d]
+        ov = a[t] * np.int64(v[d]) + weighted_sum16(a_hi, a_lo, Vd, np.int64(t))
+        for j in range(whole, t):
             ov += a[j] * np.int64(Vd[j])
-        o[d] = min(max(np.rint(np.float64(ov) * mo / total), -127.0), 127.0)  # as exact.py: two roundings
+        sums[d] = ov
+    for d in range(o.shape[0]):  # apart from the sums, so that this loop vectorizes
+        o[d] = min(max(np.rint(np.float64(sums[d]) * mo / total), -127.0), 127.0)  # as exact.py: two roundings
 
 
 @njit(cache=True, nogil=True)
