@@ -460,7 +460,8 @@ def main() -> None:
 @MODEL
 @click.option("--no-fallback", is_flag=True, help="Write the model's archive even when cm/stored/zstd/xz is smaller.")
 @click.option("--records", type=RecordsType(), help="One multi-member archive whose records are read one by one: "
-              "'lines' (JSON lines, logs), 'csv' (rows), or a SIZE such as 2k (fixed blocks).")
+              "'lines' (JSON lines, logs), 'csv' (rows), or a SIZE such as 4M (fixed blocks; without a model "
+              "they are coded on -T threads).")
 @click.option("--block-size", type=SizeType(), help="Multi-member archive: records per random-access block, at "
               "least this many bytes (0: one record per block; the default).")
 @click.option("-M", "--model-file", "model_file", type=click.Path(dir_okay=False, exists=True),

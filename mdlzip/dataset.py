@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -32,7 +32,7 @@ MAX_CONTEXT = 512  # longest model context for records (the attention's cost gro
 CONTEXT_QUANTILE = 0.9  # the context covers this share of the records whole
 CONTEXT_STEP = 32  # and is a multiple of this
 CACHED_BLOCKS = 4  # decoded blocks a reader keeps (iterating a block's records decodes it once)
-AHEAD = 4  # reading every block: blocks decoded ahead of the reader, per worker thread
+AHEAD = 4  # blocks coded or decoded ahead of the one consumed, per worker thread (runtime.in_order)
 
 
 @dataclass(frozen=True)
@@ -110,15 +110,21 @@ def decode_block(model, blob: bytes, lengths: np.ndarray, block: int, params) ->
     return mixed.decode_lanes(model, blob, *lanes, block, params, dataset_block=True)
 
 
-def _code_all(the_cut: Cut, model, block: int, params, bar=None) -> tuple[bytes, list[int], list[int]]:
-    """Every block's stream: (DATA, the coded lengths, the blocks' CRC-32s)."""
-    streams, crcs = [], []
-    for start, lengths in the_cut.blocks():
+def _code_all(the_cut: Cut, model, block: int, params, bar=None, workers: int = 1) -> tuple[bytes, list[int], list[int]]:
+    """Every block's stream: (DATA, the coded lengths, the blocks' CRC-32s). Without a model the
+    blocks are coded on `workers` threads (each its own statistics, so the same bytes whatever the
+    count); with one, in turn (its steps already use every thread)."""
+    def code(span: tuple[int, np.ndarray]) -> tuple[bytes, int, int]:
+        start, lengths = span
         data = the_cut.data[start:start + int(lengths.sum())]
-        streams.append(encode_block(model, data, lengths, block, params))
-        crcs.append(zlib.crc32(data))
+        return encode_block(model, data, lengths, block, params), zlib.crc32(data), len(data)
+
+    streams, crcs = [], []
+    for stream, crc, n_bytes in runtime.in_order(code, list(the_cut.blocks()), workers if model is None else 1, AHEAD):
+        streams.append(stream)
+        crcs.append(crc)
         if bar is not None:
-            bar.update(len(data))
+            bar.update(n_bytes)
     return b"".join(streams), [len(s) for s in streams], crcs
 
 
@@ -197,24 +203,29 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
         trained, sweep, trial_seconds = _train(the_cut, plan, opts)
     if not distributed.is_main():  # another rank of a distributed training: it trained, rank 0 codes and writes
         return None, None
-    bar = tqdm(total=len(the_cut.data) * (2 if with_model else 1), desc="coding", unit="B", unit_scale=True,
-               disable=not opts.progress, leave=False)
-    candidates = {}
-    if with_model:
-        qm = external.qm if external is not None else trained.qm
-        train_seconds = time.perf_counter() - t0 - trial_seconds
-        config = sections.mix_config(qm.cfg.block_size, lanes, params, qm.cfg, coder=sections.RECORDS_CODER,
-                                     model_sha256=external.sha256 if external is not None else None)
-        with runtime.torch_threads(opts.threads):
-            model = _exact(qm, opts.device)
-            candidates[Method.MIXED] = (config, None if external else sections.weights_section(qm),
-                                        *_code_all(the_cut, model, qm.cfg.block_size, params, bar))
-    else:
-        train_seconds = 0.0
-    block = qm.cfg.block_size if with_model else context_length(the_cut.record_lengths, plan.model.block_size)
-    cm_config = sections.mix_config(block, lanes, params, coder=sections.RECORDS_CODER)
-    candidates[Method.CM] = (cm_config, None, *_code_all(the_cut, None, block, params, bar))
-    bar.close()
+    workers = runtime.worker_count(opts.threads)
+    # the report's xz reference on a thread beside the coding, as for one file (api.compress_pieces)
+    with ThreadPoolExecutor(1) as beside:
+        xz_bytes = beside.submit(classical.xz_size, the_cut.data) if workers > 1 else None
+        bar = tqdm(total=len(the_cut.data) * (2 if with_model else 1), desc="coding", unit="B", unit_scale=True,
+                   disable=not opts.progress, leave=False)
+        candidates = {}
+        if with_model:
+            qm = external.qm if external is not None else trained.qm
+            train_seconds = time.perf_counter() - t0 - trial_seconds
+            config = sections.mix_config(qm.cfg.block_size, lanes, params, qm.cfg, coder=sections.RECORDS_CODER,
+                                         model_sha256=external.sha256 if external is not None else None)
+            with runtime.torch_threads(opts.threads):
+                model = _exact(qm, opts.device)
+                candidates[Method.MIXED] = (config, None if external else sections.weights_section(qm),
+                                            *_code_all(the_cut, model, qm.cfg.block_size, params, bar))
+        else:
+            train_seconds = 0.0
+        block = qm.cfg.block_size if with_model else context_length(the_cut.record_lengths, plan.model.block_size)
+        cm_config = sections.mix_config(block, lanes, params, coder=sections.RECORDS_CODER)
+        candidates[Method.CM] = (cm_config, None, *_code_all(the_cut, None, block, params, bar, workers))
+        bar.close()
+        xz_bytes = xz_bytes.result() if xz_bytes else classical.xz_size(the_cut.data)
     archives = {m: _pack(m, the_cut, *parts) for m, parts in candidates.items()}
     method = min(archives, key=lambda m: (len(archives[m]), m != Method.MIXED))
     archive, unpacked = archives[method], container.unpack(archives[method])
@@ -223,7 +234,7 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
         raise MdlzipError("self-check failed: the archive does not decode to the input")
     info = _info(unpacked, len(archive))
     stats = trained.stats if trained else None
-    report = Report(**asdict(info), level=level, xz_bytes=classical.xz_size(the_cut.data),
+    report = Report(**asdict(info), level=level, xz_bytes=xz_bytes,
                     neural_bytes=len(archives[Method.MIXED]) if Method.MIXED in archives else None,
                     candidates={m.name.lower(): len(a) for m, a in archives.items()},
                     train_steps=stats.steps if stats else 0, trial_seconds=trial_seconds, train_seconds=train_seconds,
@@ -375,17 +386,8 @@ class Dataset(Sequence):
         """Every block's bytes in order, decoded on `threads` worker threads (default: every core;
         the coding kernels release the GIL), a few blocks ahead of the reader at most."""
         on_cpu = self._coding_model() is None or self._model.device.type == "cpu"  # torch on a device: one thread
-        n_blocks, workers = len(self.index.block_records), runtime.worker_count(self._opts.threads) if on_cpu else 1
-        if workers == 1 or n_blocks < 2:
-            yield from (self._decode(b) for b in range(n_blocks))
-            return
-        with ThreadPoolExecutor(workers) as pool:
-            ahead = deque(pool.submit(self._decode, b) for b in range(min(n_blocks, AHEAD * workers)))
-            for b in range(len(ahead), n_blocks + len(ahead)):
-                data = ahead.popleft().result()
-                if b < n_blocks:
-                    ahead.append(pool.submit(self._decode, b))
-                yield data
+        workers = runtime.worker_count(self._opts.threads) if on_cpu else 1
+        yield from runtime.in_order(self._decode, range(len(self.index.block_records)), workers, AHEAD)
 
     def _coding_model(self):
         if self.method != Method.MIXED:

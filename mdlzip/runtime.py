@@ -5,6 +5,9 @@ Importing this module does not import torch; the helpers do, when a model is abo
 from __future__ import annotations
 
 import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from .errors import DeviceError, OptionError, OutOfMemoryError
@@ -22,6 +25,22 @@ def check_threads(threads: int | None) -> int | None:
 def worker_count(threads: int | None) -> int:
     """Worker threads for work that releases the GIL (numba kernels): `threads`, or every core for None or 0."""
     return threads or os.cpu_count() or 1
+
+
+def in_order(work: Callable, items: Sequence, workers: int, ahead: int) -> Iterator:
+    """`work(item)` for each item, yielded in order, computed on `workers` threads (a gain where the
+    work releases the GIL: the numba kernels, zlib), at most `ahead` x workers items ahead of the
+    consumer; one thread computes them in turn, as map does."""
+    if workers <= 1 or len(items) < 2:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending = deque(pool.submit(work, item) for item in items[:ahead * workers])
+        for i in range(len(pending), len(items) + len(pending)):
+            result = pending.popleft().result()
+            if i < len(items):
+                pending.append(pool.submit(work, items[i]))
+            yield result
 
 
 def check_device(device: str) -> str:

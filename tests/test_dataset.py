@@ -64,6 +64,38 @@ def test_kinds_and_block_sizes_round_trip(kind, block_size):
     assert mdlzip.decompress(archive) == b"".join(data for _, data in files)
 
 
+def test_blocks_coded_on_several_threads_give_the_same_archive(lines):
+    """One input cut into fixed blocks (what `--records SIZE` asks for): coded on two threads the
+    archive is byte for byte the one thread's, and decodes on either."""
+    data = lines * 3
+    one, two = (compress_dataset([("big.log", data)], 1, records_kind=4096, model=False, threads=t) for t in (1, 2))
+    assert one == two and mdlzip.info(one).blocks == -(-len(data) // 4096)
+    assert mdlzip.decompress(two, threads=2) == data == mdlzip.decompress(two, threads=1)
+
+
+def test_in_order_yields_in_order_and_stays_ahead_by_a_bound():
+    import threading
+    import time
+
+    from mdlzip.runtime import in_order
+
+    started, lock = [], threading.Lock()
+
+    def work(i):
+        with lock:
+            started.append(i)
+        time.sleep(0.002 * (i % 3))  # finishing out of order
+        return i * i
+
+    out = []
+    for value in in_order(work, range(20), 2, 3):
+        with lock:
+            assert len(started) <= len(out) + 1 + 2 * 3  # never more than ahead x workers beyond the consumer
+        out.append(value)
+    assert out == [i * i for i in range(20)]
+    assert list(in_order(work, [4, 5], 1, 3)) == [16, 25]
+
+
 def test_empty_records_and_members():
     items = [b"", b"first", b"", b"", b"second record", b""]
     archive = compress_dataset(items, 1, records_kind="records", block_size=8, model=False, verify=True)
