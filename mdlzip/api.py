@@ -155,7 +155,7 @@ def _data_bytes(archive: container.Archive) -> int:
 
 def _info(archive: container.Archive, archive_bytes: int, memlimit: int = memory.DEFAULT_MEMLIMIT) -> ArchiveInfo:
     coding = _coding(archive)
-    if archive.members:  # decoding takes one block at a time
+    if archive.members:  # decoding needs one block at a time
         from .dataset import block_memory, read_index
 
         index = read_index(archive, coding)
@@ -352,9 +352,9 @@ def _out_of_memory(opts: DecompressOptions) -> OutOfMemoryError:
 
 
 def _decode_members(archive: container.Archive, opts: DecompressOptions, held: int) -> bytes:
-    """A multi-member archive's bytes, all members in order, decoded one block at a time: the
-    largest block's memory, the output and `held` count toward the limit; the reader checks every
-    block and the archive's CRC-32."""
+    """A multi-member archive's bytes, all members in order: the largest block's memory, the output
+    and `held` count toward the limit (the reader decodes as many blocks at once as it holds); the
+    reader checks every block and the archive's CRC-32."""
     from .dataset import Dataset, block_memory
 
     reader = Dataset.of(archive, opts)

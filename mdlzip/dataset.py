@@ -385,9 +385,18 @@ class Dataset(Sequence):
     def blocks(self) -> Iterator[bytes]:
         """Every block's bytes in order, decoded on `threads` worker threads (default: every core;
         the coding kernels release the GIL), a few blocks ahead of the reader at most."""
-        on_cpu = self._coding_model() is None or self._model.device.type == "cpu"  # torch on a device: one thread
+        yield from runtime.in_order(self._decode, range(len(self.index.block_records)), self._workers(), AHEAD)
+
+    def _workers(self) -> int:
+        """Blocks decoded at once: `threads` of them (every core by default; one where torch runs on a
+        device), as many as the memory limit holds beside the output (each thread allocates what its
+        block needs, FORMAT.md §5), at least one (which opening the archive checked)."""
+        on_cpu = self._coding_model() is None or self._model.device.type == "cpu"
         workers = runtime.worker_count(self._opts.threads) if on_cpu else 1
-        yield from runtime.in_order(self._decode, range(len(self.index.block_records)), workers, AHEAD)
+        if self._opts.memlimit:
+            per_block = block_memory(self.method, self.coding, self.index)["total"]
+            workers = min(workers, max(1, (self._opts.memlimit - self._archive.original_size) // per_block))
+        return workers
 
     def _coding_model(self):
         if self.method != Method.MIXED:
@@ -439,7 +448,7 @@ def read_index(archive: container.Archive, coding: sections.Coding) -> members.I
 
 
 def block_memory(method: Method, coding: sections.Coding, index: members.Index) -> dict:
-    """What decoding the largest block allocates (a reader decodes one block at a time)."""
+    """What decoding the largest block allocates (a reader needs one block at a time; Dataset._workers)."""
     biggest = int(index.block_sizes.max()) if len(index.block_sizes) else 0
     coded = int(index.coded_lengths.max()) if len(index.coded_lengths) else 0
     return memory.needed(method, biggest, coding, coded)

@@ -73,6 +73,20 @@ def test_blocks_coded_on_several_threads_give_the_same_archive(lines):
     assert mdlzip.decompress(two, threads=2) == data == mdlzip.decompress(two, threads=1)
 
 
+def test_blocks_decoded_at_once_only_as_many_as_the_memory_limit_holds(lines):
+    from mdlzip.dataset import block_memory
+
+    data = lines * 3
+    archive = compress_dataset([("big.log", data)], 1, records_kind=4096, model=False)
+    with open_dataset(archive, threads=2, memlimit=0) as ds:
+        per_block = block_memory(ds.method, ds.coding, ds.index)["total"]
+        assert ds._workers() == 2  # no limit
+    with open_dataset(archive, threads=2, memlimit=per_block + len(data)) as ds:
+        assert ds._workers() == 1 and ds.read_all() == data  # one block's figure beside the output
+    with open_dataset(archive, threads=2, memlimit=2 * per_block + len(data)) as ds:
+        assert ds._workers() == 2
+
+
 def test_in_order_yields_in_order_and_stays_ahead_by_a_bound():
     import threading
     import time
