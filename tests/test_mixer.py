@@ -209,3 +209,22 @@ def test_a_bytearray_is_coded_in_place_and_left_unchanged():
     enc = MixEncoder(*lane_layout(len(buf), 1, 1), SMALL, in_place=np.frombuffer(buf, np.uint8))
     assert np.shares_memory(enc.state.data, np.frombuffer(buf, np.uint8))
     assert len(enc.state.known) == -(-len(data) // 8)  # coded flags: one bit a byte
+
+
+def test_an_input_larger_than_the_buffers_streams_through_them(monkeypatch):
+    """The encoder's output buffer is flushed and reused, and the kernel returns to Python every
+    BYTES_PER_CALL bytes: with both tiny, 20 KB of noise (its code about as long) goes through them
+    hundreds of times and gives the same stream as in one piece, which decodes."""
+    from mdlzip.codec import mixer
+
+    data = np.random.default_rng(5).bytes(20_000) + _text(4000)
+    whole = encode_adaptive(data, 1, SMALL)
+    monkeypatch.setattr(mixer, "OUT_ROOM", 0)  # the least the encoder allows: two steps' worst case
+    monkeypatch.setattr(mixer, "BYTES_PER_CALL", 97)
+    flushed = []
+    real = MixEncoder._make_room
+    monkeypatch.setattr(MixEncoder, "_make_room", lambda self, k: (flushed.append(len(self._chunks)), real(self, k)))
+    assert encode_adaptive(data, 1, SMALL) == whole
+    assert max(flushed) > 100  # the output went through the buffer in more than 100 pieces
+    assert decode_adaptive(whole, len(data), 1, SMALL) == data
+

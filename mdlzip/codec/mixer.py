@@ -50,6 +50,10 @@ APM_INIT = _apm_init()  # copied into every new coder (building it each time too
 # Bytes coded per kernel call without a transformer: the kernel returns to Python this often
 # (0.3-0.7 s at 1 lane), so Ctrl-C is honoured and progress can be shown.
 BYTES_PER_CALL = 1 << 17
+# The encoder's output buffer: when a step might not fit, what it holds moves to a list of pieces and
+# it is reused (the kernel returns early for that), so a large input's code is never one
+# preallocated array; at least two steps' worst case (OUT_PER_BYTE per lane).
+OUT_ROOM = 1 << 20
 
 
 def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, out: np.ndarray,
@@ -176,7 +180,7 @@ class MixEncoder(_Coder):
     def __init__(self, lane_start, lane_len, params: MixParams = DEFAULT_PARAMS, short_end: bool = False,
                  trust_model: bool = False, in_place: np.ndarray | None = None):
         n_lanes = len(np.atleast_1d(lane_len))
-        room = max(1 << 20, 2 * K.OUT_PER_BYTE * (n_lanes + 1))  # at least two steps' output
+        room = max(OUT_ROOM, 2 * K.OUT_PER_BYTE * (n_lanes + 1))
         super().__init__(lane_start, lane_len, params, room, np.zeros(0, np.uint8), short_end, trust_model, in_place)
         self._chunks: list[bytes] = []
 
