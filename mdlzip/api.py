@@ -351,7 +351,7 @@ def _out_of_memory(opts: DecompressOptions) -> OutOfMemoryError:
     return OutOfMemoryError(f"out of memory while decoding ({why})")
 
 
-def _decode_members(archive: container.Archive, opts: DecompressOptions, held: int) -> bytes:
+def _decode_members(archive: container.Archive, opts: DecompressOptions, held: int) -> memoryview:
     """A multi-member archive's bytes, all members in order: the largest block's memory, the output
     and `held` count toward the limit (the reader decodes as many blocks at once as it holds); the
     reader checks every block and the archive's CRC-32."""
@@ -362,7 +362,7 @@ def _decode_members(archive: container.Archive, opts: DecompressOptions, held: i
     n = archive.original_size
     memory.check(dict(block, output=n, earlier_output=held, total=block["total"] + n + held), opts.memlimit)
     try:
-        return reader.read_all()
+        return reader.read_into()
     except MemoryError:
         raise _out_of_memory(opts) from None
 

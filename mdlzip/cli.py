@@ -614,7 +614,7 @@ def test_(files: tuple[str, ...], **o) -> None:
                                      progress=o["progress"], memlimit=o["memlimit"],
                                      model_file=_model_file(o["model_file"]))
         if o["verbose"] > o["quiet"]:
-            click.echo(f"{_name(path)}: OK, {len(data):,} bytes", err=True)
+            click.echo(f"{_name(path)}: OK, {sum(map(len, data)):,} bytes", err=True)
 
     sys.exit(_each(files, work, o["quiet"]))
 

@@ -408,10 +408,19 @@ class Dataset(Sequence):
 
     def read_all(self) -> bytes:
         """Every member's bytes in order, the archive's CRC-32 checked."""
-        data = b"".join(self.blocks())
-        if zlib.crc32(data) != self._archive.original_crc:
+        return bytes(self.read_into())
+
+    def read_into(self) -> memoryview:
+        """`read_all` as a view of one array of the original size that the blocks fill as they are
+        decoded (what `mdlzip.decompress` writes: the output is held once, not as blocks and then
+        joined)."""
+        out, pos = bytearray(self._archive.original_size), 0
+        for data in self.blocks():
+            out[pos:pos + len(data)] = data
+            pos += len(data)
+        if zlib.crc32(out) != self._archive.original_crc:
             raise ChecksumError("decoded data does not match the stored CRC32")
-        return data
+        return memoryview(out)
 
     def close(self) -> None:
         """Let go of the archive's bytes, the decoded blocks and the model."""

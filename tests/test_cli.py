@@ -156,9 +156,9 @@ def test_damaged_archive_one_line_exit_1_no_output(archives, tmp_path, kind, dam
     assert run("decompress", "-c", stdin=bytes(blob)).stderr.startswith("mdlzip: (stdin): ")
 
 
-def test_test_writes_nothing(archive):
+def test_test_writes_nothing(archive, data):
     result = run("test", "-v", archive)
-    assert result.exit_code == 0 and result.stdout == "" and "OK" in result.stderr
+    assert result.exit_code == 0 and result.stdout == "" and f"OK, {len(data):,} bytes" in result.stderr
     assert sorted(p.name for p in archive.parent.iterdir()) == ["s.txt.mdlz"]
 
 
