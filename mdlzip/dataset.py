@@ -206,7 +206,7 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
     workers = runtime.worker_count(opts.threads)
     # the report's xz reference on a thread beside the coding, as for one file (api.compress_pieces)
     with ThreadPoolExecutor(1) as beside:
-        xz_bytes = beside.submit(classical.xz_size, the_cut.data) if workers > 1 else None
+        xz_pending = beside.submit(classical.xz_size, the_cut.data) if workers > 1 else None
         bar = tqdm(total=len(the_cut.data) * (2 if with_model else 1), desc="coding", unit="B", unit_scale=True,
                    disable=not opts.progress, leave=False)
         candidates = {}
@@ -225,7 +225,7 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
         cm_config = sections.mix_config(block, lanes, params, coder=sections.RECORDS_CODER)
         candidates[Method.CM] = (cm_config, None, *_code_all(the_cut, None, block, params, bar, workers))
         bar.close()
-        xz_bytes = xz_bytes.result() if xz_bytes else classical.xz_size(the_cut.data)
+        xz_bytes = xz_pending.result() if xz_pending else classical.xz_size(the_cut.data)
     archives = {m: _pack(m, the_cut, *parts) for m, parts in candidates.items()}
     method = min(archives, key=lambda m: (len(archives[m]), m != Method.MIXED))
     archive, unpacked = archives[method], container.unpack(archives[method])
@@ -317,7 +317,8 @@ class Dataset(Sequence):
         self.coding = sections.read_coding(archive.method, archive.sections, archive.original_size, members=True)
         self._data = archive.sections[Section.DATA]
         self.index = read_index(archive, self.coding)
-        memory.check(block_memory(archive.method, self.coding, self.index), self._opts.memlimit)
+        self._block_memory = block_memory(archive.method, self.coding, self.index)  # one block's decoding
+        memory.check(self._block_memory, self._opts.memlimit)
         self._external = external_model(self.coding, self._opts.model_file, external)
 
     @property
@@ -394,7 +395,7 @@ class Dataset(Sequence):
         on_cpu = self._coding_model() is None or self._model.device.type == "cpu"
         workers = runtime.worker_count(self._opts.threads) if on_cpu else 1
         if self._opts.memlimit:
-            per_block = block_memory(self.method, self.coding, self.index)["total"]
+            per_block = self._block_memory["total"]
             workers = min(workers, max(1, (self._opts.memlimit - self._archive.original_size) // per_block))
         return workers
 
