@@ -49,18 +49,23 @@ class Level:
     alpha_bits: float = 10.0  # penalty strength in data bits per weight: alpha = alpha_bits * ln 2 / input bytes
     model_min_bytes: int = MODEL_MIN_BYTES  # the smallest input on which the level trains a model for mixing
     mixer: MixParams = MixParams(hash_bits=26)  # the adaptive statistics at their largest (sized down for small inputs)
-    mixer_alternatives: tuple[str, ...] = ("long", "image")  # other context sets (CONTEXT_SETS) tried on a sample of the input
+    mixer_alternatives: tuple[str, ...] = ("dense", "image")  # other context sets (CONTEXT_SETS) tried on a sample of the input
     seconds_per_mb: float = 60.0  # the time budget per MB of input (see MIN_BUDGET_SECONDS)
     lanes: int = DEFAULT_LANES  # lanes of the mixed coder (the decoder's batch; see WIDE_CONTEXT_LANES)
 
 
 # Context sets a level may try besides its own, on a sample of the input (codec/mixer.choose_params):
-# "long" has the long orders that DNA-like data needs (on 1 MB of DNA, with matches from 6 bytes: 1.510
-# bpb against 1.590 with the default set; on text 2.8 % worse, so it is chosen by measurement, never by
-# default). "image" models a bitmap (one bit a pixel, rows of a fixed length: the record length): on ptt5,
-# a fax page, 24,736 bytes against 33,521 with the default set (zpaq -m5: 27,547); it is tried only
-# where the sample shows records of an image's length (choose_params).
-CONTEXT_SETS = {"long": ("2", "3", "4", "6", "8", "12", "16", "20", "24", "column", "record"),
+# "dense" has every order from 2 to 8 and order 12 besides the default's word, column and record
+# contexts: 12 kinds, about 15 % slower to code than the default's 9. It pays on data with long exact
+# structure (measured with scripts/ab_cm.py, one lane, level 6 tables, whole files: kennedy.xls 15,956 ->
+# 15,170 bytes, diamonds.csv 265,582 -> 263,700, bible 665,046 -> 660,360, DNA 193,999 -> 191,446), on
+# text not (its 128 KiB samples 0.1-0.3 % larger), so it is chosen by measurement, never by default. It
+# took the place of a "long" set (orders 2-24: DNA 191,278, but kennedy 16,077 and text 2.8 % worse),
+# which no data of the benchmark needed beside it. "image" models a bitmap (one bit a pixel, rows of a
+# fixed length: the record length): on ptt5, a fax page, 24,736 bytes against 33,521 with the default
+# set (zpaq -m5: 27,547); it is tried only where the sample shows records of an image's length
+# (choose_params).
+CONTEXT_SETS = {"dense": ("2", "3", "4", "5", "6", "7", "8", "12", "word", "word_pair", "column", "record"),
                 "image": ("1", "2", "3", "4", "6", "record", "image")}
 
 # The adaptive statistics by level (README "Levels" has their measured size and speed): levels 1-2 hash

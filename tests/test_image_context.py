@@ -68,4 +68,4 @@ def test_the_image_set_is_not_tried_without_rows(monkeypatch):
     trials = _trials(monkeypatch)
     chosen = mixer.choose_params(text, (plan.mixer, *plan.mixer_alternatives))
     assert "image" not in chosen.contexts
-    assert len(trials) == len(plan.mixer_alternatives)  # the level's own set and "long": image skipped
+    assert len(trials) == len(plan.mixer_alternatives)  # the level's own set and "dense": image skipped

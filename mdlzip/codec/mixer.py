@@ -262,8 +262,9 @@ class MixDecoder(_Coder):
         return self.state.data.tobytes()
 
 
-# The sample on which choose_params measures: 128 KiB was enough to tell DNA (long orders 1.7 % smaller)
-# from text and spreadsheets (the default set 2.8 % and 6 % smaller) on the README benchmark files.
+# The sample on which choose_params measures: 128 KiB was enough to tell DNA, a spreadsheet, a CSV table
+# and the bible (the "dense" set 0.1-0.5 % smaller there, levels.py) from the other text files (the
+# default set 0.1-0.3 % smaller) on the README benchmark files.
 CHOICE_SAMPLE = 1 << 17
 
 
