@@ -397,11 +397,29 @@ def _ranks(files: tuple[str, ...], o: dict, one_run: bool):
         distributed.rank_device(o["device"])
     except MdlzipError as exc:  # no CUDA for --device cuda too: nothing has started
         raise click.UsageError(str(exc)) from None
-    with distributed.process_group(o["device"]) as device:
-        o["device"] = device
-        if not distributed.is_main():
-            o.update(progress=False, quiet=max(o["quiet"], 1))
-        yield
+    worker = False
+    try:
+        with distributed.process_group(o["device"]) as device:
+            o["device"] = device
+            worker = not distributed.is_main()
+            if worker:
+                o.update(progress=False, quiet=max(o["quiet"], 1))
+            yield
+    except SystemExit as exc:
+        if worker:
+            _leave(exc.code)
+        raise
+    if worker:
+        _leave(0)
+
+
+def _leave(code) -> None:
+    """A rank other than 0 ends here, its group left, without the interpreter's teardown (as
+    multiprocessing's children do): in that teardown gloo aborted the process about one exit in ten
+    ("terminate called without an active exception", SIGABRT, after every Python line had run)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
 
 
 def _inputs(files: tuple[str, ...], o: dict, compressing: bool) -> tuple[str, ...]:
