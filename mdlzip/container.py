@@ -4,9 +4,11 @@ Reading validates cheap things first (magic, version, header CRC, sizes, footer,
 no model is built or run for an archive already known to be bad. Every size read from the file is
 checked against the bytes that remain and a cap before anything is allocated.
 
-Version 3 is written: flag bit 0 marks a multi-member archive (many files or records sharing one
+Version 4 is written: flag bit 0 marks a multi-member archive (many files or records sharing one
 model, FORMAT.md §6), whose payload CRC covers the sections before DATA and whose DATA is checked
-block by block, so that one damaged block leaves the others readable. Versions 1 (one file) and 2
+block by block, so that one damaged block leaves the others readable; the config section is
+deflated with a preset dictionary (about 10 bytes instead of 200). Version 3 differs only there (its
+config is the JSON itself) and is read alike. Versions 1 (one file) and 2
 (multi-member) were written by mdlzip 0.1: their stored, zstd, xz and neural archives still decode;
 their cm and mixed coding is refused by its coder id (sections.py), never decoded wrongly.
 """
@@ -21,12 +23,32 @@ from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersi
 
 MAGIC = b"\xfdMDLZ\x00"
 FOOTER = b"ZM"
-FORMAT_VERSION = 3  # what every archive is written as
+FORMAT_VERSION = 4  # what every archive is written as
+JSON_CONFIG = 3  # version 3: as 4, with the config section the JSON itself (read, never written)
 LEGACY_SINGLE, LEGACY_MEMBERS = 1, 2  # mdlzip 0.1's versions: one file; multi-member (flag MULTI_MEMBER set)
 MULTI_MEMBER = 0x01  # flag bit 0: members, an INDEX section, DATA checked per block
 MAX_SECTIONS = 8
 MAX_ORIGINAL_SIZE = 1 << 40
 MIN_ARCHIVE = len(MAGIC) + 6 + 4 + 4 + len(FOOTER)
+MAX_CONFIG_BYTES = 1 << 16  # a config's JSON (inflated); a model of 64 layers takes under 1 KiB
+# From version 4 a config section is its JSON raw-deflated (RFC 1951) with this preset dictionary:
+# typical configs of every model method, so that a config that resembles one costs about 10 bytes
+# instead of 200 (a small file's archive paid 1-10 % for it). FORMAT.md 3.1 lists it; it never changes.
+CONFIG_DICTIONARY = b"".join((
+    b'{"model":{"block_size":128,"n_layer":2,"n_head":4,"n_embd":64,"mlp_ratio":4,"weight_bits":5},'
+    b'"group":64,"coder":"range/constriction/categorical-lazy/precision24/float64"}',
+    b'{"model":{"block_size":128,"n_layer":2,"n_head":4,"n_embd":64,"mlp_ratio":4,"weight_bits":5},'
+    b'"block":128,"lanes":1024,"mixer":{"hash_bits":26,"match_bits":22,"match_min":8,'
+    b'"contexts":["2","3","4","6","8","word","word_pair","column","record"],"limit":255,"lr":6,"apm_rate":6},'
+    b'"coder":"mix2/binary32/lanes"}',
+    b'{"block":512,"lanes":1,"mixer":{"hash_bits":22,"match_bits":22,"match_min":8,'
+    b'"contexts":["2","3","4","word","record"],"limit":255,"lr":6,"apm_rate":6},"coder":"mix2/binary32/records"}',
+    b'{"block":128,"lanes":1,"mixer":{"hash_bits":26,"match_bits":22,"match_min":8,'
+    b'"contexts":["2","3","4","5","6","7","8","12","word","word_pair","column","record"],"limit":255,"lr":6,'
+    b'"apm_rate":6},"coder":"mix2/binary32/lanes"}',
+    b'{"block":128,"lanes":1,"mixer":{"hash_bits":26,"match_bits":22,"match_min":8,'
+    b'"contexts":["2","3","4","6","8","word","word_pair","column","record"],"limit":255,"lr":6,"apm_rate":6},'
+    b'"coder":"mix2/binary32/lanes"}'))
 
 
 class Method(IntEnum):
@@ -89,12 +111,40 @@ def pieces(method: Method, size: int, crc: int, sections: list[tuple[Section, by
     """The archive as the pieces written one after another: the header, each section's own buffer
     (not copied: a stored input's payload is the input itself), the payload CRC and the footer.
     Their concatenation is `pack_declared`'s archive."""
+    sections = _stored(sections)
     payload_crc = 0
     for kind, body in sections:
         if not (members and kind == Section.DATA):
             payload_crc = zlib.crc32(body, payload_crc)
     return [_header(method, size, crc, sections, members), *(body for _, body in sections),
             payload_crc.to_bytes(4, "little") + FOOTER]
+
+
+def _stored(sections: list[tuple[Section, bytes]]) -> list[tuple[Section, bytes]]:
+    """The sections as the archive stores them: the config deflated (CONFIG_DICTIONARY), the others as given."""
+    return [(kind, deflate_config(body) if kind == Section.CONFIG else body) for kind, body in sections]
+
+
+def deflate_config(config: bytes) -> bytes:
+    """A config's JSON as version 4 stores it: raw deflate, level 9, with CONFIG_DICTIONARY. (Another
+    zlib build may choose other bytes for the same JSON; every reader inflates them alike.)"""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict=CONFIG_DICTIONARY)
+    return packer.compress(config) + packer.flush()
+
+
+def inflate_config(body: bytes) -> bytes:
+    """The JSON of a version 4 config section: one raw deflate stream that ends where the section
+    does and inflates to at most MAX_CONFIG_BYTES (checked as it inflates)."""
+    unpacker = zlib.decompressobj(-15, zdict=CONFIG_DICTIONARY)
+    try:
+        config = unpacker.decompress(body, MAX_CONFIG_BYTES + 1)
+    except zlib.error as exc:
+        raise FormatError(f"model configuration is corrupt ({exc})") from None
+    if len(config) > MAX_CONFIG_BYTES:
+        raise FormatError(f"model configuration is corrupt (over {MAX_CONFIG_BYTES} bytes)")
+    if not unpacker.eof or unpacker.unused_data:
+        raise FormatError("model configuration is corrupt (not one whole deflate stream)")
+    return config
 
 
 def _header(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]], members: bool) -> bytes:
@@ -108,8 +158,9 @@ def _header(method: Method, size: int, crc: int, sections: list[tuple[Section, b
 
 def described(method: Method, size: int, crc: int, sections: list[tuple[Section, bytes]]) -> Archive:
     """The Archive that `pieces(method, size, crc, sections)` writes, as `unpack` would read it."""
-    return Archive(method, size, crc, dict(sections), _sizes(len(_header(method, size, crc, sections, False)),
-                                                              dict(sections)))
+    stored = _stored(sections)
+    return Archive(method, size, crc, dict(sections), _sizes(len(_header(method, size, crc, stored, False)),
+                                                              dict(stored)))
 
 
 def _sizes(header_bytes: int, sections: dict) -> dict[str, int]:
@@ -151,7 +202,7 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
     if len(blob) < MIN_ARCHIVE:
         raise TruncatedError("archive is truncated")
     version = blob[6]
-    if version not in (LEGACY_SINGLE, LEGACY_MEMBERS, FORMAT_VERSION):
+    if version not in (LEGACY_SINGLE, LEGACY_MEMBERS, JSON_CONFIG, FORMAT_VERSION):
         raise UnsupportedVersionError(f"format version {version} is not supported (this mdlzip reads "
                                       f"{LEGACY_SINGLE} to {FORMAT_VERSION})")
     end = len(blob) - len(FOOTER) - 4 if whole else len(blob)  # header fields end before this
@@ -181,7 +232,7 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
     members = bool(flags & MULTI_MEMBER)
     if flags & ~MULTI_MEMBER:
         raise FormatError(f"reserved flag bits are set (0x{flags:02x})")
-    if version != FORMAT_VERSION and members != (version == LEGACY_MEMBERS):
+    if version < JSON_CONFIG and members != (version == LEGACY_MEMBERS):
         raise FormatError(f"flags 0x{flags:02x} do not match format version {version}")
     if size > MAX_ORIGINAL_SIZE:
         raise FormatError("header is corrupt (original size too large)")
@@ -209,4 +260,7 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
         view = blob[pos:pos + n]
         sections[kind] = view if kind == Section.DATA else bytes(view)  # the coded data is not copied
         pos += n
-    return Archive(method, size, original_crc, sections, _sizes(header_bytes, sections), members), expected
+    sizes = _sizes(header_bytes, sections)
+    if version > JSON_CONFIG and Section.CONFIG in sections:
+        sections[Section.CONFIG] = inflate_config(sections[Section.CONFIG])
+    return Archive(method, size, original_crc, sections, sizes, members), expected

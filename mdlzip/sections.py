@@ -14,7 +14,7 @@ import numpy as np
 
 from .codec.cm_params import PROB_ONE, MixParams
 from .codec.weights import MAX_ELEMENTS, decode_tensors, encode_tensors
-from .container import Method, Section
+from .container import MAX_CONFIG_BYTES, Method, Section
 from .errors import FormatError, UnsupportedVersionError
 from .models.stored import (
     ByteGPTConfig,
@@ -34,7 +34,6 @@ MAX_HEAD_SIZE = 512  # n_embd / n_head
 MAX_PARAMS = MAX_ELEMENTS  # weights of a stored model, dense: as many as the weights codec holds
 MAX_GROUP = 1 << 12  # chunks per NEURAL stream: a decoder holds every chunk of a stream at once
 MAX_LANES = 1 << 14  # lanes of MIXED: a decoder holds every lane's chunk at once
-MAX_CONFIG_BYTES = 1 << 16  # CONFIG JSON; a model of 64 layers takes under 1 KiB
 MAX_JSON_DEPTH = 4  # nesting of CONFIG (the deepest member, model.mlp_hidden, is at depth 3)
 SCALE_RANGE = (2.0**-40, 2.0**20)  # stored scales outside it could overflow an intermediate
 # A bit costs at least -log2(1 - 1/PROB_ONE) > 1/(PROB_ONE ln 2) bits, so one coded byte of the

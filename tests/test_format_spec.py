@@ -1,4 +1,4 @@
-"""FORMAT.md 4.1 against the code: the context kinds and the MixParams ranges it documents."""
+"""FORMAT.md against the code: the context kinds and MixParams ranges of 4.1, the config dictionary of 3.1."""
 from __future__ import annotations
 
 import dataclasses
@@ -108,3 +108,13 @@ def test_params_module_loads_no_kernel():
             "print('numba' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_format_lists_the_config_dictionary_byte_for_byte():
+    from mdlzip.container import CONFIG_DICTIONARY
+
+    text = FORMAT.read_text(encoding="utf-8")
+    sec = text[text.index("### 3.1 config"):]
+    block = sec[sec.index("```text\n") + len("```text\n"):sec.index("\n```", sec.index("```text\n"))]
+    assert "".join(block.splitlines()).encode("ascii") == CONFIG_DICTIONARY
+    assert f"{len(CONFIG_DICTIONARY):,} bytes of ASCII" in sec
