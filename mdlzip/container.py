@@ -39,16 +39,16 @@ CONFIG_DICTIONARY = b"".join((
     b'"group":64,"coder":"range/constriction/categorical-lazy/precision24/float64"}',
     b'{"model":{"block_size":128,"n_layer":2,"n_head":4,"n_embd":64,"mlp_ratio":4,"weight_bits":5},'
     b'"block":128,"lanes":1024,"mixer":{"hash_bits":26,"match_bits":22,"match_min":8,'
-    b'"contexts":["2","3","4","6","8","word","word_pair","column","record"],"limit":255,"lr":6,"apm_rate":6},'
-    b'"coder":"mix2/binary32/lanes"}',
+    b'"contexts":["2","3","4","6","word","word_pair","word_skip","column","record"],"limit":255,"lr":6,'
+    b'"apm_rate":6},"coder":"mix3/binary32/lanes"}',
     b'{"block":512,"lanes":1,"mixer":{"hash_bits":22,"match_bits":22,"match_min":8,'
-    b'"contexts":["2","3","4","word","record"],"limit":255,"lr":6,"apm_rate":6},"coder":"mix2/binary32/records"}',
+    b'"contexts":["2","3","4","word","record"],"limit":255,"lr":6,"apm_rate":6},"coder":"mix3/binary32/records"}',
     b'{"block":128,"lanes":1,"mixer":{"hash_bits":26,"match_bits":22,"match_min":8,'
     b'"contexts":["2","3","4","5","6","7","8","12","word","word_pair","column","record"],"limit":255,"lr":6,'
-    b'"apm_rate":6},"coder":"mix2/binary32/lanes"}',
+    b'"apm_rate":6},"coder":"mix3/binary32/lanes"}',
     b'{"block":128,"lanes":1,"mixer":{"hash_bits":26,"match_bits":22,"match_min":8,'
-    b'"contexts":["2","3","4","6","8","word","word_pair","column","record"],"limit":255,"lr":6,"apm_rate":6},'
-    b'"coder":"mix2/binary32/lanes"}'))
+    b'"contexts":["2","3","4","6","word","word_pair","word_skip","column","record"],"limit":255,"lr":6,'
+    b'"apm_rate":6},"coder":"mix3/binary32/lanes"}'))
 
 
 class Method(IntEnum):

@@ -213,7 +213,7 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
         if with_model:
             qm = external.qm if external is not None else trained.qm
             train_seconds = time.perf_counter() - t0 - trial_seconds
-            config = sections.mix_config(qm.cfg.block_size, lanes, params, qm.cfg, coder=sections.RECORDS_CODER,
+            config = sections.mix_config(qm.cfg.block_size, lanes, params, qm.cfg, records=True,
                                          model_sha256=external.sha256 if external is not None else None)
             with runtime.torch_threads(opts.threads):
                 model = _exact(qm, opts.device)
@@ -222,7 +222,7 @@ def compress_dataset_with_report(items: Sequence, level: int = DEFAULT_LEVEL, *,
         else:
             train_seconds = 0.0
         block = qm.cfg.block_size if with_model else context_length(the_cut.record_lengths, plan.model.block_size)
-        cm_config = sections.mix_config(block, lanes, params, coder=sections.RECORDS_CODER)
+        cm_config = sections.mix_config(block, lanes, params, records=True)
         candidates[Method.CM] = (cm_config, None, *_code_all(the_cut, None, block, params, bar, workers))
         bar.close()
         xz_bytes = xz_pending.result() if xz_pending else classical.xz_size(the_cut.data)

@@ -57,8 +57,8 @@ class Level:
 # Context sets a level may try besides its own, on a sample of the input (codec/mixer.choose_params):
 # "dense" has every order from 2 to 8 and order 12 besides the default's word, column and record
 # contexts: 12 kinds, about 15 % slower to code than the default's 9. It pays on data with long exact
-# structure (measured with scripts/ab_cm.py, one lane, level 6 tables, whole files: kennedy.xls 15,956 ->
-# 15,170 bytes, diamonds.csv 265,582 -> 263,700, bible 665,046 -> 660,360, DNA 193,999 -> 191,446), on
+# structure (measured with scripts/ab_cm.py, one lane, level 6 tables, whole files: kennedy.xls 15,834 ->
+# 14,664 bytes, diamonds.csv 265,149 -> 260,661, bible 661,996 -> 658,579, DNA 196,026 -> 191,317), on
 # text not (its 128 KiB samples 0.1-0.3 % larger), so it is chosen by measurement, never by default. It
 # took the place of a "long" set (orders 2-24: DNA 191,278, but kennedy 16,077 and text 2.8 % worse),
 # which no data of the benchmark needed beside it. "image" models a bitmap (one bit a pixel, rows of a

@@ -25,8 +25,11 @@ from .models.stored import (
 )
 
 CODER = "range/constriction/categorical-lazy/precision24/float64"  # NEURAL, fixed by format version 1
-MIX_CODER = "mix2/binary32/lanes"  # MIXED and CM (codec/mixer.py), format version 3
-RECORDS_CODER = "mix2/binary32/records"  # multi-member MIXED and CM: a stream per block, a lane per record, short ends
+# The coders of MIXED and CM (codec/mixer.py) by the cm kernel that codes (MixParams.kernel): kernel 2
+# wrote format version 3 and the first archives of 4, kernel 3 writes from then on; one file's lanes, and
+# a multi-member archive's records (a stream per block, a lane per record, short ends)
+MIX_CODERS = {2: "mix2/binary32/lanes", 3: "mix3/binary32/lanes"}
+RECORDS_CODERS = {2: "mix2/binary32/records", 3: "mix3/binary32/records"}
 # The coders of mdlzip 0.1 (format versions 1 and 2): an adaptive model this version no longer has
 RETIRED_CODERS = ("mix/binary32/lanes", "mix/binary32/records")
 LIMITS = {"block_size": 8192, "n_layer": 64, "n_head": 64, "n_embd": 2048, "mlp_ratio": 8, "weight_bits": 15}
@@ -83,13 +86,15 @@ def neural_config(cfg: ByteGPTConfig, group: int) -> bytes:
 
 
 def mix_config(block: int, lanes: int, params: MixParams, cfg: ByteGPTConfig | None = None,
-               coder: str = MIX_CODER, model_sha256: str | None = None) -> bytes:
-    """CONFIG of a MIXED archive (with the model `cfg`) or a CM archive (without); a multi-member
-    archive's has the RECORDS_CODER and, as `lanes`, the most records a block holds, and names
-    the external model file it was coded with by `model_sha256`."""
+               records: bool = False, model_sha256: str | None = None) -> bytes:
+    """CONFIG of a MIXED archive (with the model `cfg`) or a CM archive (without), coded by the
+    kernel `params.kernel`; a multi-member archive's (`records`) has its RECORDS_CODERS name and, as
+    `lanes`, the most records a block holds, and names the external model file it was coded with by
+    `model_sha256`."""
     head = {"model": cfg.to_dict()} if cfg is not None else {}
     if model_sha256 is not None:
         head["model_sha256"] = model_sha256
+    coder = (RECORDS_CODERS if records else MIX_CODERS)[params.kernel]
     return _json({**head, "block": block, "lanes": lanes, "mixer": params.to_dict(), "coder": coder})
 
 
@@ -145,14 +150,16 @@ def _mix(raw: dict, method: Method, members: bool) -> Coding:
         raise UnsupportedVersionError(f"written by an older mdlzip (0.1): unsupported coder {raw['coder']!r} "
                                       f"(its {method.name.lower()} coding changed in format version 3; "
                                       "decode it with mdlzip 0.1)")
-    if raw.get("coder") != (RECORDS_CODER if members else MIX_CODER):
+    kernel = next((k for k, name in (RECORDS_CODERS if members else MIX_CODERS).items() if name == raw.get("coder")),
+                  None)
+    if kernel is None:
         raise FormatError(f"unsupported coder {raw.get('coder')!r}")
     block, lanes = raw.get("block"), raw.get("lanes")
     if type(block) is not int or not 1 <= block <= LIMITS["block_size"] or type(lanes) is not int \
             or not 1 <= lanes <= MAX_LANES:
         raise FormatError("coder configuration is corrupt (block or lanes)")
     try:
-        params = MixParams.from_dict(raw.get("mixer"))
+        params = MixParams.from_dict(raw.get("mixer"), kernel)
     except (ValueError, TypeError, AttributeError) as exc:
         raise FormatError(f"coder configuration is corrupt ({exc})") from None
     if (method == Method.MIXED) != ("model" in raw):

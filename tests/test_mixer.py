@@ -122,9 +122,14 @@ def test_repeats_beat_xz():
 
 def test_params_round_trip_and_validation():
     p = MixParams(hash_bits=18, contexts=("1", "word"))
-    assert MixParams.from_dict(p.to_dict()) == p
+    assert MixParams.from_dict(p.to_dict(), 3) == p and "kernel" not in p.to_dict()  # the coder's name says it
+    assert MixParams.from_dict(p.to_dict(), 2) == dataclasses.replace(p, kernel=2)
     with pytest.raises(ValueError):
-        MixParams.from_dict({})  # every parameter is stored: defaults may change, archives may not
+        MixParams.from_dict({}, 3)  # every parameter is stored: defaults may change, archives may not
+    with pytest.raises(ValueError, match="kernel"):
+        MixParams(kernel=4)
+    with pytest.raises(ValueError, match="word_skip"):
+        MixParams(kernel=2)  # the default set's word_skip came with kernel 3
     assert MixParams().sized_for(1000).hash_bits < MixParams().hash_bits
     assert MixParams().sized_for(10**9) == MixParams()
     bad = [{"hash_bits": 40}, {"hash_bits": "22"}, {"lr": 0}, {"match_min": 1}, {"contexts": []},
@@ -132,9 +137,9 @@ def test_params_round_trip_and_validation():
            {"hash_bits": 28, "match_bits": 26}, {"limit": True}, {"apm_rate": 2.0}]
     for d in bad:
         with pytest.raises(ValueError):
-            MixParams.from_dict({**p.to_dict(), **d} if "nope" not in d else d)
+            MixParams.from_dict({**p.to_dict(), **d} if "nope" not in d else d, 3)
     with pytest.raises(ValueError):
-        MixParams.from_dict([1, 2])
+        MixParams.from_dict([1, 2], 3)
 
 
 def test_truncated_and_corrupt_streams_are_caught_or_decode_to_some_bytes():

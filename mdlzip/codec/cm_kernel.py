@@ -10,7 +10,7 @@ A byte is coded as 8 binary decisions, most significant bit first. Per bit, in t
               context), `_counter_inputs`, `_match_input`,
               `_transformer_p`: the stretched predictions of a bias, order-0/1 counters, the hashed
               contexts (direct and through their bit histories), the match model and the transformer
-    predict   `_mixer_rows`, `_mix`: four mixers and a final mixer over them; `_refine`: three
+    predict   `_mixer_rows`, `_mix`: five mixers (kernel 2: four) and a final mixer over them; `_refine`: three
               APMs and a fixed blend
     code      `_code_bit`: the binary arithmetic coder
     learn     `_learn_counters`, `_learn_mixers`, `_train_apm`: everything that took part moves
@@ -40,7 +40,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .cm_params import COLUMN, IMAGE, PROB_ONE, RECORD, WORD, WORD_PAIR
+from .cm_params import COLUMN, IMAGE, PROB_ONE, RECORD, WORD, WORD_PAIR, WORD_SKIP
 
 M32 = 0xFFFFFFFF
 
@@ -62,7 +62,8 @@ LANE_REC_LEN = 9     # the record length detected (0: none)
 LANE_REC_CAND = 10   # a candidate record length: a distance between equal bytes seen twice in a row
 LANE_REC_HITS = 11   # times the candidate was seen
 LANE_IMG_ROW = 12    # the image context's row length (0: none yet; see _image_rows)
-N_LANE_COLS = 13
+LANE_PREV_WORD2 = 13  # hash of the complete word before the last one
+N_LANE_COLS = 14
 
 # State.regs: the arithmetic coder's registers
 REG_X1 = 0   # low end of the interval
@@ -74,8 +75,8 @@ REG_CODED = 5  # bytes coded so far, all lanes (sets the mixers' learning rate, 
 N_REGS = 6
 
 # State.cfg: the MixParams as the kernel uses them
-CFG_HASH_MASK, CFG_MATCH_MASK, CFG_MATCH_MIN, CFG_LIMIT, CFG_LR, CFG_APM_RATE = range(6)
-N_CFG = 6
+CFG_HASH_MASK, CFG_MATCH_MASK, CFG_MATCH_MIN, CFG_LIMIT, CFG_LR, CFG_APM_RATE, CFG_KERNEL = range(7)
+N_CFG = 7
 
 # Probabilities and logits
 PROB_BITS = 12                # probabilities are 12-bit: PROB_ONE == 1 << PROB_BITS
@@ -137,24 +138,39 @@ CONF_SHIFT = 5            # full strength once the slot has seen 31 bits
 FREQ_MAX = 2.0 ** 33      # transformer frequencies are clamped to [0, FREQ_MAX] (NaN counts 0)
 
 # Mixers: weights are 16.16 fixed point int32
-N_MIXERS = 4              # by partial byte, by c1, by c2, by match state/context hits/bit position
-# first row of each mixer's weight sets in State.weights (the last mixer has MATCH_STATES * (nh + 1) * 8)
+N_MIXERS = 5              # by partial byte, by c1, by c2, by match state/context hits/bit position, and
+                          # (kernel 3 on) by the classes of c1 and c2 and the bit position; kernel 2 has the first 4
+# first row of each mixer's weight sets in State.weights (the fourth has MATCH_STATES * (nh + 1) * 8, the
+# fifth's follow them: class_mixer_base(nh))
 MIXER_BASE = (0, 256, 512, 768)
+N_CLASSES = 8             # byte classes of the fifth mixer (_byte_class): 8 x 8 pairs x 8 bit positions
+
+
+@njit(cache=True, inline="always")
+def class_mixer_base(nh):
+    """First row of the fifth mixer's weight sets, for nh hashed contexts."""
+    return MIXER_BASE[3] + MATCH_STATES * (nh + 1) * 8
 
 
 def mixer_rows(nh: int) -> int:
     """Rows of State.weights for nh hashed contexts."""
-    return MIXER_BASE[3] + MATCH_STATES * (nh + 1) * 8
+    base = getattr(class_mixer_base, "py_func", class_mixer_base)  # the Python function, not a compilation
+    return base(nh) + N_CLASSES * N_CLASSES * 8
 
 
 DOT_SHIFT = 16            # mixer output: (sum w * x) >> DOT_SHIFT, clamped to +-LOGIT_MAX
 TRAIN_SHIFT = 14          # weight step: (x * err * lr) >> TRAIN_SHIFT, err = (bit << 12) - p
 WEIGHT_MAX = (1 << 24) - 1  # weights are clamped to +-WEIGHT_MAX
-WEIGHT_INIT = 1 << 14     # initial weight (1/4) of every input but the bias (0), and of the final mixer
+WEIGHT_INIT = 1 << 12     # initial weight (1/16) of every input but the bias (0); the final mixer's weights
+                          # start at WEIGHT_ONE / 5 (they sum to 1). Kernel 2: WEIGHT_INIT_K2 for both
+WEIGHT_INIT_K2 = 1 << 14
+MATCH_WEIGHT_INIT = 1 << 15  # the match input's initial weight (1/2; kernel 3 on): a repeated block is coded
+                             # at once (50 copies of 1 KiB of random bytes: 1,123 bytes; at 1/16, 1,215; xz 1,184)
 WEIGHT_ONE = 1 << 16      # weight 1: a dataset block's mixers start with the transformer's input alone
 LR_START = 12             # the mixers learn at this rate at first, one less every 2^LR_DECAY_BITS bytes coded,
 LR_DECAY_BITS = 13        # down to `lr`: fast to find what matters, steady once it is found
-FINAL_LR = 2              # learning rate of the final mixer over the four mixers' outputs
+FINAL_LR = 1              # learning rate of the final mixer over the mixers' outputs (kernel 2: FINAL_LR_K2)
+FINAL_LR_K2 = 2
 
 # APMs: per context 33 knots (16-bit probabilities) over the stretched input probability
 N_APMS = 3                # by c0; by c1 and c0; by a hash of c2 c1 and c0
@@ -163,7 +179,8 @@ APM_ROWS = 256 + 2 * 65536
 APM_KNOTS = 33
 APM_STEP_BITS = 7         # knots every 128 of stretch(p) + SQ_OFFSET
 APM_SCALE_BITS = 4        # an APM entry is a 12-bit probability times 16
-APM_TOP = 65535           # APM training target of a 1 (0 for a 0)
+APM_TOP = 65535           # APM training target of a 1 (0 for a 0); kernel 3 on trains both knots around
+                          # stretch(p), kernel 2 the nearer one
 APM2_HASH_BITS = 8        # the order-2 APM's context: 8 hashed bits of the last 2 bytes, then c0
 # Final probability: (BLEND_MIX * mixer + BLEND_APM0 * apm0 + BLEND_APM1 * apm1 + BLEND_APM2 * apm2)
 # / 2^BLEND_SHIFT, rounded
@@ -203,9 +220,9 @@ class State(NamedTuple):
     match_tab: np.ndarray   # int32 (MATCH_WAYS * 2^match_bits,) positions by hash of the last match_min bytes
     match_sm: np.ndarray    # (2 * MATCH_BUCKETS,) match strength by (length bucket, expected bit)
     # mixers (int32 weights, 16.16 fixed point)
-    weights: np.ndarray     # (MIXER_ROWS(nh), nin): the weight sets of the four mixers, mixer k's
+    weights: np.ndarray     # (mixer_rows(nh), nin): the weight sets of the mixers, mixer k's
                             # from row MIXER_BASE[k] on (see _mixer_rows)
-    w_final: np.ndarray     # (256, N_MIXERS): the final mixer over the four outputs, by c0
+    w_final: np.ndarray     # (256, N_MIXERS): the final mixer over the mixers' outputs, by c0
     # APMs (uint16, APM_KNOTS per context)
     apm: np.ndarray         # (APM_ROWS * APM_KNOTS,): the three APMs, APM k's rows from APM_BASE[k]
     # arithmetic coder
@@ -316,21 +333,23 @@ def _update_slot(ht, i, bit, rates, limit, nex):
 
 
 @njit(cache=True, inline="always")
-def _apm(t, ctx, p, stretch):
+def _apm(t, ctx, p, stretch, both):
     """(refined p, knot to train): row ctx of APM t interpolated at stretch(p); the knot is the
-    nearer of the two."""
+    lower of the two (`both`: both are trained) or else the nearer."""
     s = int(stretch[p]) + SQ_OFFSET
     lo, w = s >> APM_STEP_BITS, s & ((1 << APM_STEP_BITS) - 1)
     i = ctx * APM_KNOTS + lo
     q = (int(t[i]) * ((1 << APM_STEP_BITS) - w) + int(t[i + 1]) * w) >> (APM_STEP_BITS + APM_SCALE_BITS)
-    return min(max(q, 1), P_MAX), i + (w >> (APM_STEP_BITS - 1))
+    return min(max(q, 1), P_MAX), i if both else i + (w >> (APM_STEP_BITS - 1))
 
 
 @njit(cache=True, inline="always")
-def _train_apm(t, i, bit, rate):
-    """Move APM knot t[i] toward bit (APM_TOP or 0) by 2^-rate of the distance."""
-    v = int(t[i])
-    t[i] = v + (((APM_TOP if bit else 0) - v) >> rate)
+def _train_apm(t, i, bit, rate, both):
+    """Move APM knot t[i] (`both`: and t[i + 1]) toward bit (APM_TOP or 0) by 2^-rate of the distance."""
+    g = APM_TOP if bit else 0
+    for k in range(i, i + 2 if both else i + 1):
+        v = int(t[k])
+        t[k] = v + ((g - v) >> rate)
 
 
 @njit(cache=True, inline="always")
@@ -378,6 +397,8 @@ def _context_hashes(data, lane_tab, orders, j, pos, s, c1, hsh):
             h = _mix32((_mix32(int(lane_tab[j, LANE_WORD]) ^ salt) + c1) & M32)
         elif o == WORD_PAIR:
             h = _mix32((_mix32(int(lane_tab[j, LANE_WORD]) ^ salt) + int(lane_tab[j, LANE_PREV_WORD])) & M32)
+        elif o == WORD_SKIP:
+            h = _mix32((_mix32(int(lane_tab[j, LANE_WORD]) ^ salt) + int(lane_tab[j, LANE_PREV_WORD2])) & M32)
         elif o == RECORD:
             r, s0 = int(lane_tab[j, LANE_REC_LEN]), pos - s
             d = r if r > 0 else 1  # no record length yet: the last two bytes (an order-2 context)
@@ -553,32 +574,54 @@ def _transformer_p(cum, total, bp, c0):
 
 
 @njit(cache=True, inline="always")
+def _byte_class(c):
+    """The fifth mixer's class of a byte: a lower-case letter, an upper-case one, a digit, a space,
+    a newline, sentence punctuation (. , ; ! ?), a byte >= 128, anything else (0..N_CLASSES - 1)."""
+    if 97 <= c <= 122:
+        return 0
+    if 65 <= c <= 90:
+        return 1
+    if 48 <= c <= 57:
+        return 2
+    if c == 32:
+        return 3
+    if c == NEWLINE:
+        return 4
+    if c == 46 or c == 44 or c == 59 or c == 33 or c == 63:
+        return 5
+    return 6 if c >= 128 else 7
+
+
+@njit(cache=True, inline="always")
 def _mixer_rows(rows, nh, bp, c0, c1, c2, found, ms):
-    """The weight set of each mixer for bit bp: by the partial byte c0; by match state ms, context
-    hits `found` (0..nh) and bp; by the previous byte c1; by the byte before it, c2."""
+    """The weight set of each mixer for bit bp: by the partial byte c0; by the previous byte c1; by
+    the byte before it, c2; by match state ms, context hits `found` (0..nh) and bp; by the classes
+    of c1 and c2 and bp (kernel 3 on)."""
     rows[0] = MIXER_BASE[0] + c0
     rows[1] = MIXER_BASE[1] + c1
     rows[2] = MIXER_BASE[2] + c2
     rows[3] = MIXER_BASE[3] + (ms * (nh + 1) + found) * 8 + bp
+    rows[4] = class_mixer_base(nh) + ((_byte_class(c1) * N_CLASSES + _byte_class(c2)) << 3) + bp
 
 
 @njit(cache=True, inline="always")
-def _mix(weights, w_final, rows, x, outs, squash, c0):
-    """The mixed probability pm (12 bits): each mixer's logit outs[k] = dot(weights[rows[k]], x),
-    then the final mixer's row c0 over outs, squashed."""
+def _mix(weights, w_final, rows, x, outs, squash, c0, n_mixers):
+    """The mixed probability pm (12 bits): each of the first n_mixers mixers' logit
+    outs[k] = dot(weights[rows[k]], x), then the final mixer's row c0 over them, squashed."""
     nin = x.shape[0]
-    for k in range(N_MIXERS):
+    for k in range(n_mixers):
         outs[k] = _dot(weights, rows[k], x, nin)
-    return int(squash[_dot(w_final, c0, outs, N_MIXERS) + SQ_OFFSET])
+    return int(squash[_dot(w_final, c0, outs, n_mixers) + SQ_OFFSET])
 
 
 @njit(cache=True, inline="always")
-def _refine(apm, knots, stretch, pm, c0, c1, h2):
+def _refine(apm, knots, stretch, pm, c0, c1, h2, both):
     """The coded probability: pm blended with its three APM refinements (by c0; by c1 and c0; by
-    h2 | c0, h2 the hashed order-2 context << 8); knots[k] receives the knot APM k trains."""
-    p0, knots[0] = _apm(apm, APM_BASE[0] + c0, pm, stretch)
-    p1, knots[1] = _apm(apm, APM_BASE[1] + ((c1 << 8) | c0), pm, stretch)
-    p2, knots[2] = _apm(apm, APM_BASE[2] + h2 + c0, pm, stretch)
+    h2 | c0, h2 the hashed order-2 context << 8); knots[k] receives the knot APM k trains (`both`:
+    the lower of two)."""
+    p0, knots[0] = _apm(apm, APM_BASE[0] + c0, pm, stretch, both)
+    p1, knots[1] = _apm(apm, APM_BASE[1] + ((c1 << 8) | c0), pm, stretch, both)
+    p2, knots[2] = _apm(apm, APM_BASE[2] + h2 + c0, pm, stretch, both)
     p = (BLEND_MIX * pm + BLEND_APM0 * p0 + BLEND_APM1 * p1 + BLEND_APM2 * p2
          + (1 << (BLEND_SHIFT - 1))) >> BLEND_SHIFT
     return min(max(p, 1), P_MAX)
@@ -627,13 +670,13 @@ def _learn_counters(t0, t1, ht, sm, nex, slot, match_sm, rates, bit, c0, c1, nib
 
 
 @njit(cache=True, inline="always")
-def _learn_mixers(weights, w_final, rows, x, outs, squash, bit, pm, c0, lr):
-    """Each mixer's row learns from its own error (bit << 12) - squash(outs[k]), times lr; the
-    final mixer's row c0 from (bit << 12) - pm, times FINAL_LR."""
+def _learn_mixers(weights, w_final, rows, x, outs, squash, bit, pm, c0, lr, n_mixers, final_lr):
+    """Each of the n_mixers mixers' row learns from its own error (bit << 12) - squash(outs[k]),
+    times lr; the final mixer's row c0 from (bit << 12) - pm, times final_lr."""
     nin, y = x.shape[0], bit << PROB_BITS
-    for k in range(N_MIXERS):
+    for k in range(n_mixers):
         _train(weights, rows[k], x, nin, (y - int(squash[outs[k] + SQ_OFFSET])) * lr)
-    _train(w_final, c0, outs, N_MIXERS, (y - pm) * FINAL_LR)
+    _train(w_final, c0, outs, n_mixers, (y - pm) * final_lr)
 
 
 # --- once per byte: bookkeeping ----------------------------------------------------------------
@@ -669,6 +712,7 @@ def _end_byte(data, known, lane_tab, j, pos, c, mlen, eb, rec_last, rec_dist):
     if c >= 128 or 65 <= c <= 90 or 97 <= c <= 122:  # a word byte: letters (case-folded), >= 128
         lane_tab[j, LANE_WORD] = ((lane_tab[j, LANE_WORD] * ROLL_MUL) + (c | 32) + 1) & M32
     elif lane_tab[j, LANE_WORD] != 0:
+        lane_tab[j, LANE_PREV_WORD2] = lane_tab[j, LANE_PREV_WORD]
         lane_tab[j, LANE_PREV_WORD] = lane_tab[j, LANE_WORD]
         lane_tab[j, LANE_WORD] = 0
 
@@ -689,6 +733,8 @@ def code_byte(mode, j, sym, frow, st):
     nh = slot.shape[0]
     mask, limit = int(cfg[CFG_HASH_MASK]), int(cfg[CFG_LIMIT])
     arate = int(cfg[CFG_APM_RATE])
+    both = cfg[CFG_KERNEL] >= 3  # kernel 3 on: the fifth mixer, both APM knots trained, FINAL_LR
+    n_mixers, final_lr = (N_MIXERS, FINAL_LR) if both else (N_MIXERS - 1, FINAL_LR_K2)
     lr = max(int(cfg[CFG_LR]), LR_START - (int(regs[REG_CODED]) >> LR_DECAY_BITS))
     regs[REG_CODED] += 1
     # the byte's contexts
@@ -722,15 +768,15 @@ def code_byte(mode, j, sym, frow, st):
         x[IN_CONTEXTS + nh + 1] = stt[_transformer_p(cum, total, bp, c0)]
         # mixing and APM refinement
         _mixer_rows(rows, nh, bp, c0, c1, c2, found, ms)
-        pm = _mix(weights, w_final, rows, x, outs, sq, c0)
-        p = _refine(apm, knots, stt, pm, c0, c1, h2)
+        pm = _mix(weights, w_final, rows, x, outs, sq, c0, n_mixers)
+        p = _refine(apm, knots, stt, pm, c0, c1, h2, both)
         # coding
         bit = _code_bit(mode, (sym >> (7 - bp)) & 1, p, regs, out, blob)
         # learning
         _learn_counters(t0, t1, ht, sm, nex, slot, match_sm, rates, bit, c0, c1, nib, midx, limit)
-        _learn_mixers(weights, w_final, rows, x, outs, sq, bit, pm, c0, lr)
+        _learn_mixers(weights, w_final, rows, x, outs, sq, bit, pm, c0, lr, n_mixers, final_lr)
         for k in range(N_APMS):
-            _train_apm(apm, knots[k], bit, arate)
+            _train_apm(apm, knots[k], bit, arate, both)
         c0 = (c0 << 1) | bit
         nib = (nib << 1) | bit
     c = c0 & 255

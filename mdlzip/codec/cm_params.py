@@ -11,18 +11,21 @@ from dataclasses import dataclass
 PROB_ONE = 4096  # the coder's probabilities are integers in [1, PROB_ONE - 1] out of PROB_ONE
 
 # Context kinds, as the kernel sees them: an order o in 1..MAX_ORDER hashes the last o bytes;
-# the three special kinds have codes above every order (the kernel sorts them last).
+# the special kinds have codes above every order (the kernel sorts them last, image last of all; their
+# order among themselves places their mixer inputs, so a new kind takes a code that keeps the others' order).
 MAX_ORDER = 32
 WORD = 100       # the current word (letters, case-folded, and bytes >= 128) with the last byte
 WORD_PAIR = 101  # the current word with the previous word
-COLUMN = 102     # the byte above (same column of the previous line), the column and the last byte
-RECORD = 103     # the bytes one and two records back (record length detected from repeats), the length
-IMAGE = 104      # per bit, the pixels around it one and two records back and the last ones (a bitmap's 2-D context)
+WORD_SKIP = 102  # the current word with the word before the previous one (kernel 3 on)
+COLUMN = 103     # the byte above (same column of the previous line), the column and the last byte
+RECORD = 104     # the bytes one and two records back (record length detected from repeats), the length
+IMAGE = 105      # per bit, the pixels around it one and two records back and the last ones (a bitmap's 2-D context)
 KINDS = {**{str(o): o for o in range(1, MAX_ORDER + 1)}, "word": WORD, "word_pair": WORD_PAIR,
-         "column": COLUMN, "record": RECORD, "image": IMAGE}  # name in the archive JSON -> kernel code
+         "word_skip": WORD_SKIP, "column": COLUMN, "record": RECORD, "image": IMAGE}  # JSON name -> kernel code
 MAX_CONTEXTS = 16  # at most this many hashed context kinds
 
 MAX_STATE_BYTES = 1 << 30  # a reader refuses parameters whose tables need more
+KERNELS = (2, 3)  # the cm kernels this version codes with (MixParams.kernel); 3 is written
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,13 @@ class MixParams:
     hash_bits: int = 24          # log2 of the hashed context slots (4 bytes each)
     match_bits: int = 22         # log2 of the match table buckets (2 positions of 4 bytes each)
     match_min: int = 8           # bytes of context a match must share (2..8)
-    contexts: tuple[str, ...] = ("2", "3", "4", "6", "8", "word", "word_pair", "column", "record")  # hashed kinds
+    contexts: tuple[str, ...] = ("2", "3", "4", "6", "word", "word_pair", "word_skip", "column", "record")  # hashed kinds
     limit: int = 255             # counters adapt at rate 1/(n+1.5) with n capped here (1..255: a slot holds 8 bits of n)
     lr: int = 6                  # mixer learning rate (weight step x * err * lr >> 14), after a faster start
     apm_rate: int = 6            # APM step 2^-apm_rate
+    # Which kernel codes with these parameters: not a member of the archive's "mixer" object but of its
+    # coder name ("mix3/..."; KERNEL_CODERS): 3 is written, 2 (format versions 3-4 before it) still read.
+    kernel: int = 3
 
     def __post_init__(self):
         object.__setattr__(self, "contexts", tuple(self.contexts))
@@ -48,6 +54,10 @@ class MixParams:
                 or any(type(c) is not str or c not in KINDS for c in self.contexts):
             raise ValueError(f"MixParams.contexts must be 1..{MAX_CONTEXTS} distinct of {sorted(KINDS)}, "
                              f"got {self.contexts!r}")
+        if self.kernel not in KERNELS:
+            raise ValueError(f"MixParams.kernel must be one of {KERNELS}, got {self.kernel!r}")
+        if self.kernel < 3 and "word_skip" in self.contexts:
+            raise ValueError("the context kind 'word_skip' needs kernel 3")
         if self.state_bytes() > MAX_STATE_BYTES:
             raise ValueError(f"MixParams need {self.state_bytes()} bytes of tables, over {MAX_STATE_BYTES}")
 
@@ -67,16 +77,19 @@ class MixParams:
             + 4 * 65792 + 4 * 256 * len(self.contexts)
 
     def to_dict(self) -> dict:
+        """The archive's "mixer" object: every field but `kernel` (the coder's name says it)."""
         d = dataclasses.asdict(self)
         d["contexts"] = list(self.contexts)
+        del d["kernel"]
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> MixParams:
-        """Parameters from an (untrusted) archive dict; ValueError on unknown keys or bad values."""
+    def from_dict(cls, d: dict, kernel: int) -> MixParams:
+        """Parameters from an (untrusted) archive dict, coded by `kernel`; ValueError on unknown keys
+        or bad values."""
         if not isinstance(d, dict):
             raise ValueError(f"mixer parameters must be a dict, got {type(d).__name__}")  # noqa: TRY004 (archive data)
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = {f.name for f in dataclasses.fields(cls)} - {"kernel"}
         if set(d) != names:  # all of them: the defaults may change, an archive's meaning must not
             raise ValueError(f"mixer parameters must be exactly {sorted(names)}")
         d = dict(d)
@@ -84,4 +97,4 @@ class MixParams:
             if not isinstance(d["contexts"], (list, tuple)):
                 raise ValueError("MixParams.contexts must be a list")
             d["contexts"] = tuple(d["contexts"])
-        return cls(**d)
+        return cls(**d, kernel=kernel)

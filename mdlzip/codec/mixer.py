@@ -63,7 +63,8 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
     bytes its `known` bitmap marks coded, and writes each byte's own value). With
     `trust_model` every mixer starts with the transformer's input alone (weight 1, the others 0),
     so a short stream is coded under the model from its first bit and the mixing is learnt from
-    there (a dataset's blocks, FORMAT.md §6.3); else every input starts at WEIGHT_INIT."""
+    there (a dataset's blocks, FORMAT.md §6.3); else every input starts at WEIGHT_INIT, the match's at
+    MATCH_WEIGHT_INIT (kernel 2: every one at WEIGHT_INIT_K2)."""
     p = params
     n, nh = int(lane_len.sum()), len(p.contexts)
     nin = K.PER_CONTEXT * nh + K.N_FIXED
@@ -71,8 +72,12 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
     lane_tab[:, K.LANE_START], lane_tab[:, K.LANE_LEN] = lane_start, lane_len
     lane_tab[:, K.LANE_LINE], lane_tab[:, K.LANE_PREV_LINE] = lane_start, -1
 
-    weights = np.full((K.mixer_rows(nh), nin), 0 if trust_model else K.WEIGHT_INIT, np.int32)
+    k2 = p.kernel < 3
+    weights = np.full((K.mixer_rows(nh), nin), 0 if trust_model else K.WEIGHT_INIT_K2 if k2 else K.WEIGHT_INIT,
+                      np.int32)
     weights[:, K.IN_BIAS] = 0
+    if not (trust_model or k2):
+        weights[:, K.IN_CONTEXTS + nh] = K.MATCH_WEIGHT_INIT
     if trust_model:
         weights[:, K.IN_CONTEXTS + nh + 1] = K.WEIGHT_ONE
 
@@ -83,7 +88,7 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
     cfg[K.CFG_HASH_MASK] = (1 << (p.hash_bits - K.BUCKET_BITS)) - 1
     cfg[K.CFG_MATCH_MASK] = (1 << p.match_bits) - 1
     cfg[K.CFG_MATCH_MIN], cfg[K.CFG_LIMIT] = p.match_min, p.limit
-    cfg[K.CFG_LR], cfg[K.CFG_APM_RATE] = p.lr, p.apm_rate
+    cfg[K.CFG_LR], cfg[K.CFG_APM_RATE], cfg[K.CFG_KERNEL] = p.lr, p.apm_rate, p.kernel
     regs = np.zeros(K.N_REGS, np.int64)
     regs[K.REG_X2] = K.M32
     return K.State(
@@ -93,7 +98,8 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
         rec_last=np.full(256, -1, np.int64), rec_dist=np.zeros(256, np.int64),
         match_tab=np.zeros(K.MATCH_WAYS << p.match_bits, np.int32),
         match_sm=counters(2 * K.MATCH_BUCKETS),
-        weights=weights, w_final=np.full((256, K.N_MIXERS), K.WEIGHT_INIT, np.int32),
+        weights=weights,
+        w_final=np.full((256, K.N_MIXERS), K.WEIGHT_INIT_K2 if k2 else K.WEIGHT_ONE // K.N_MIXERS, np.int32),
         apm=APM_INIT.copy(),
         regs=regs, out=out, blob=blob, cfg=cfg,
         orders=np.array(sorted(KINDS[c] for c in p.contexts), np.int64),
@@ -262,9 +268,9 @@ class MixDecoder(_Coder):
         return self.state.data.tobytes()
 
 
-# The sample on which choose_params measures: 128 KiB was enough to tell DNA, a spreadsheet, a CSV table
-# and the bible (the "dense" set 0.1-0.5 % smaller there, levels.py) from the other text files (the
-# default set 0.1-0.3 % smaller) on the README benchmark files.
+# The sample on which choose_params measures: 128 KiB was enough to tell DNA, a spreadsheet and a CSV
+# table (the "dense" set 0.6-5.2 % smaller there, levels.py) from text (the default set 0.1-0.3 % smaller)
+# on the README benchmark files; the bible's whole text is the exception (0.5 % smaller with "dense").
 CHOICE_SAMPLE = 1 << 17
 
 

@@ -154,7 +154,6 @@ def bases(seed: int = 0) -> dict[str, tuple[bytes, bytes]]:
     from ..codec import arith, mixed, mixer
     from ..dataset import _code_all, _pack, compress_dataset, cut
     from ..records import LINES
-    from ..sections import RECORDS_CODER
     from ..models.exact import ExactByteGPT, chunk_inputs, quantize
     from ..models.transformer import ByteGPT
     from ..sections import weights_section
@@ -182,7 +181,7 @@ def bases(seed: int = 0) -> dict[str, tuple[bytes, bytes]]:
     out["members_cm"] = compress_dataset([("a", lines), ("b", text[:100]), ("c", b"")], 1, records_kind="lines",
                                          block_size=64, model=False)
     the_cut = cut([("a", lines)], LINES, 0, 64)
-    members_config = mix_config(32, 64, params, cfg, coder=RECORDS_CODER)
+    members_config = mix_config(32, 64, params, cfg, records=True)
     out["members_mixed"] = _pack(Method.MIXED, the_cut, members_config, weights, *_code_all(the_cut, exact, 32, params))
     expected = {"members_cm": lines + text[:100], "members_mixed": lines}
     return {name: (blob, expected.get(name, text)) for name, blob in out.items()}
