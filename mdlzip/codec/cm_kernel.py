@@ -733,8 +733,8 @@ def code_byte(mode, j, sym, frow, st):
     nh = slot.shape[0]
     mask, limit = int(cfg[CFG_HASH_MASK]), int(cfg[CFG_LIMIT])
     arate = int(cfg[CFG_APM_RATE])
-    both = cfg[CFG_KERNEL] >= 3  # kernel 3 on: the fifth mixer, both APM knots trained, FINAL_LR
-    n_mixers, final_lr = (N_MIXERS, FINAL_LR) if both else (N_MIXERS - 1, FINAL_LR_K2)
+    kernel3 = cfg[CFG_KERNEL] >= 3  # kernel 3 on: the fifth mixer, both APM knots trained, FINAL_LR
+    n_mixers, final_lr = (N_MIXERS, FINAL_LR) if kernel3 else (N_MIXERS - 1, FINAL_LR_K2)
     lr = max(int(cfg[CFG_LR]), LR_START - (int(regs[REG_CODED]) >> LR_DECAY_BITS))
     regs[REG_CODED] += 1
     # the byte's contexts
@@ -769,14 +769,14 @@ def code_byte(mode, j, sym, frow, st):
         # mixing and APM refinement
         _mixer_rows(rows, nh, bp, c0, c1, c2, found, ms)
         pm = _mix(weights, w_final, rows, x, outs, sq, c0, n_mixers)
-        p = _refine(apm, knots, stt, pm, c0, c1, h2, both)
+        p = _refine(apm, knots, stt, pm, c0, c1, h2, kernel3)
         # coding
         bit = _code_bit(mode, (sym >> (7 - bp)) & 1, p, regs, out, blob)
         # learning
         _learn_counters(t0, t1, ht, sm, nex, slot, match_sm, rates, bit, c0, c1, nib, midx, limit)
         _learn_mixers(weights, w_final, rows, x, outs, sq, bit, pm, c0, lr, n_mixers, final_lr)
         for k in range(N_APMS):
-            _train_apm(apm, knots[k], bit, arate, both)
+            _train_apm(apm, knots[k], bit, arate, kernel3)
         c0 = (c0 << 1) | bit
         nib = (nib << 1) | bit
     c = c0 & 255
