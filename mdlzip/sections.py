@@ -26,8 +26,8 @@ from .models.stored import (
 
 CODER = "range/constriction/categorical-lazy/precision24/float64"  # NEURAL, fixed by format version 1
 # The coders of MIXED and CM (codec/mixer.py) by the cm kernel that codes (MixParams.kernel): kernel 2
-# wrote format version 3 and the first archives of 4, kernel 3 writes from then on; one file's lanes, and
-# a multi-member archive's records (a stream per block, a lane per record, short ends)
+# wrote format version 3, kernel 3 writes version 4; one file's lanes, and a multi-member archive's
+# records (a stream per block, a lane per record, short ends)
 MIX_CODERS = {2: "mix2/binary32/lanes", 3: "mix3/binary32/lanes"}
 RECORDS_CODERS = {2: "mix2/binary32/records", 3: "mix3/binary32/records"}
 # The coders of mdlzip 0.1 (format versions 1 and 2): an adaptive model this version no longer has

@@ -140,22 +140,16 @@ FREQ_MAX = 2.0 ** 33      # transformer frequencies are clamped to [0, FREQ_MAX]
 # Mixers: weights are 16.16 fixed point int32
 N_MIXERS = 5              # by partial byte, by c1, by c2, by match state/context hits/bit position, and
                           # (kernel 3 on) by the classes of c1 and c2 and the bit position; kernel 2 has the first 4
-# first row of each mixer's weight sets in State.weights (the fourth has MATCH_STATES * (nh + 1) * 8, the
-# fifth's follow them: class_mixer_base(nh))
-MIXER_BASE = (0, 256, 512, 768)
 N_CLASSES = 8             # byte classes of the fifth mixer (_byte_class): 8 x 8 pairs x 8 bit positions
-
-
-@njit(cache=True, inline="always")
-def class_mixer_base(nh):
-    """First row of the fifth mixer's weight sets, for nh hashed contexts."""
-    return MIXER_BASE[3] + MATCH_STATES * (nh + 1) * 8
+# first row of each mixer's weight sets in State.weights: 256 each for the first three, N_CLASSES^2 * 8 for
+# the fifth, then the fourth's MATCH_STATES * (nh + 1) * 8, the only count that depends on nh (where a set
+# is stored decides nothing: every set of a mixer starts alike)
+MIXER_BASE = (0, 256, 512, 768 + N_CLASSES * N_CLASSES * 8, 768)
 
 
 def mixer_rows(nh: int) -> int:
     """Rows of State.weights for nh hashed contexts."""
-    base = getattr(class_mixer_base, "py_func", class_mixer_base)  # the Python function, not a compilation
-    return base(nh) + N_CLASSES * N_CLASSES * 8
+    return MIXER_BASE[3] + MATCH_STATES * (nh + 1) * 8
 
 
 DOT_SHIFT = 16            # mixer output: (sum w * x) >> DOT_SHIFT, clamped to +-LOGIT_MAX
@@ -347,9 +341,9 @@ def _apm(t, ctx, p, stretch, both):
 def _train_apm(t, i, bit, rate, both):
     """Move APM knot t[i] (`both`: and t[i + 1]) toward bit (APM_TOP or 0) by 2^-rate of the distance."""
     g = APM_TOP if bit else 0
-    for k in range(i, i + 2 if both else i + 1):
-        v = int(t[k])
-        t[k] = v + ((g - v) >> rate)
+    t[i] = int(t[i]) + ((g - int(t[i])) >> rate)
+    if both:
+        t[i + 1] = int(t[i + 1]) + ((g - int(t[i + 1])) >> rate)
 
 
 @njit(cache=True, inline="always")
@@ -601,7 +595,7 @@ def _mixer_rows(rows, nh, bp, c0, c1, c2, found, ms):
     rows[1] = MIXER_BASE[1] + c1
     rows[2] = MIXER_BASE[2] + c2
     rows[3] = MIXER_BASE[3] + (ms * (nh + 1) + found) * 8 + bp
-    rows[4] = class_mixer_base(nh) + ((_byte_class(c1) * N_CLASSES + _byte_class(c2)) << 3) + bp
+    rows[4] = MIXER_BASE[4] + ((_byte_class(c1) * N_CLASSES + _byte_class(c2)) << 3) + bp
 
 
 @njit(cache=True, inline="always")

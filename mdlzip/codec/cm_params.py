@@ -39,7 +39,7 @@ class MixParams:
     lr: int = 6                  # mixer learning rate (weight step x * err * lr >> 14), after a faster start
     apm_rate: int = 6            # APM step 2^-apm_rate
     # Which kernel codes with these parameters: not a member of the archive's "mixer" object but of its
-    # coder name ("mix3/..."; KERNEL_CODERS): 3 is written, 2 (format versions 3-4 before it) still read.
+    # coder name ("mix3/..."; sections.MIX_CODERS): 3 is written, 2 (format version 3) still read.
     kernel: int = 3
 
     def __post_init__(self):
