@@ -15,8 +15,9 @@ def _interrupt(signum, frame):
 
 
 def _unraisable(hook_args, default=sys.unraisablehook) -> None:
-    """An interrupt that came inside a callback (an import lock's, during start-up) is one Python can
-    only print and drop: keep it quiet here, `run` acts on it once the imports are done."""
+    """An interrupt that came inside a callback (an import lock's during start-up, a finalizer's
+    later) is one Python can only print and drop: keep it quiet here, `run` acts on it once the
+    imports are done, or once the command ends."""
     if not isinstance(hook_args.exc_value, (Interrupted, KeyboardInterrupt)):
         default(hook_args)
 
@@ -33,6 +34,11 @@ def run() -> None:
     except (Interrupted, KeyboardInterrupt):
         sys.stderr.write("mdlzip: interrupted\n")
         sys.exit(130)
+    except SystemExit as done:
+        if _interrupted and done.code != 130:  # a Ctrl-C raised where it was dropped (a finalizer's)
+            sys.stderr.write("mdlzip: interrupted\n")
+            sys.exit(130)
+        raise
 
 
 if __name__ == "__main__":

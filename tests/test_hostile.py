@@ -188,6 +188,30 @@ def test_torch_running_out_of_host_memory_is_an_mdlzip_error():
         torch.empty(1 << 62, dtype=torch.uint8)
 
 
+def test_ctrl_c_that_a_finalizer_drops_still_exits_130():
+    """A Ctrl-C whose handler runs inside a finalizer is one Python prints and drops (the command
+    went on and exited 0): the command still ends with 130 and one line."""
+    script = """
+import sys, time
+import mdlzip.__main__ as entry
+import mdlzip.cli as cli
+
+class Finalized:
+    def __del__(self):
+        entry._interrupt(2, None)  # the SIGINT handler, run inside a finalizer
+
+def command():
+    Finalized()
+    time.sleep(0.5)
+    sys.exit(0)
+
+cli.main = command
+entry.run()
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert proc.returncode == 130 and _lines(proc.stderr) == ["mdlzip: interrupted"], proc.stderr
+
+
 def test_ctrl_c_during_start_up_prints_no_traceback(tmp_path):
     (tmp_path / "in").write_bytes(bytes(np.random.default_rng(1).integers(97, 123, 4 << 20, dtype=np.uint8)))
     launch = [sys.executable, "-c", "from mdlzip.__main__ import run; run()"]
