@@ -23,18 +23,20 @@ from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersi
 
 MAGIC = b"\xfdMDLZ\x00"
 FOOTER = b"ZM"
-FORMAT_VERSION = 4  # what every archive is written as
+FORMAT_VERSION = 5  # what every archive is written as
 JSON_CONFIG = 3  # version 3: as 4, with the config section the JSON itself (read, never written)
+DEFLATED_CONFIG = 4  # the first version whose config section is deflated (version 4: cm kernel 3, read)
 LEGACY_SINGLE, LEGACY_MEMBERS = 1, 2  # mdlzip 0.1's versions: one file; multi-member (flag MULTI_MEMBER set)
 MULTI_MEMBER = 0x01  # flag bit 0: members, an INDEX section, DATA checked per block
 MAX_SECTIONS = 8
 MAX_ORIGINAL_SIZE = 1 << 40
 MIN_ARCHIVE = len(MAGIC) + 6 + 4 + 4 + len(FOOTER)
 MAX_CONFIG_BYTES = 1 << 16  # a config's JSON (inflated); a model of 64 layers takes under 1 KiB
-# From version 4 a config section is its JSON raw-deflated (RFC 1951) with this preset dictionary:
+# From version 4 a config section is its JSON raw-deflated (RFC 1951) with a preset dictionary:
 # typical configs of every model method, so that a config that resembles one costs about 10 bytes
-# instead of 200 (a small file's archive paid 1-10 % for it). FORMAT.md 3.1 lists it; it never changes.
-CONFIG_DICTIONARY = b"".join((
+# instead of 200 (a small file's archive paid 1-10 % for it). FORMAT.md 3.1 lists version 4's;
+# version 5's is the same with the defaults of cm kernel 4. Neither ever changes.
+_CONFIG_DICTIONARY_V4 = b"".join((
     b'{"model":{"block_size":128,"n_layer":2,"n_head":4,"n_embd":64,"mlp_ratio":4,"weight_bits":5},'
     b'"group":64,"coder":"range/constriction/categorical-lazy/precision24/float64"}',
     b'{"model":{"block_size":128,"n_layer":2,"n_head":4,"n_embd":64,"mlp_ratio":4,"weight_bits":5},'
@@ -49,6 +51,9 @@ CONFIG_DICTIONARY = b"".join((
     b'{"block":128,"lanes":1,"mixer":{"hash_bits":26,"match_bits":22,"match_min":8,'
     b'"contexts":["2","3","4","6","word","word_pair","word_skip","column","record"],"limit":255,"lr":6,'
     b'"apm_rate":6},"coder":"mix3/binary32/lanes"}'))
+CONFIG_DICTIONARIES = {4: _CONFIG_DICTIONARY_V4,
+                       5: _CONFIG_DICTIONARY_V4.replace(b'"lr":6', b'"lr":2').replace(b"mix3", b"mix4")
+                       .replace(b'"word_skip","column"', b'"word_skip","word_triple","column"')}
 
 
 class Method(IntEnum):
@@ -121,21 +126,22 @@ def pieces(method: Method, size: int, crc: int, sections: list[tuple[Section, by
 
 
 def _stored(sections: list[tuple[Section, bytes]]) -> list[tuple[Section, bytes]]:
-    """The sections as the archive stores them: the config deflated (CONFIG_DICTIONARY), the others as given."""
+    """The sections as the archive stores them: the config deflated (deflate_config), the others as given."""
     return [(kind, deflate_config(body) if kind == Section.CONFIG else body) for kind, body in sections]
 
 
-def deflate_config(config: bytes) -> bytes:
-    """A config's JSON as version 4 stores it: raw deflate, level 9, with CONFIG_DICTIONARY. (Another
-    zlib build may choose other bytes for the same JSON; every reader inflates them alike.)"""
-    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict=CONFIG_DICTIONARY)
+def deflate_config(config: bytes, version: int = FORMAT_VERSION) -> bytes:
+    """A config's JSON as `version` (4 on) stores it: raw deflate, level 9, with that version's
+    dictionary (CONFIG_DICTIONARIES). (Another zlib build may choose other bytes for the same JSON;
+    every reader inflates them alike.)"""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict=CONFIG_DICTIONARIES[version])
     return packer.compress(config) + packer.flush()
 
 
-def inflate_config(body: bytes) -> bytes:
-    """The JSON of a version 4 config section: one raw deflate stream that ends where the section
-    does and inflates to at most MAX_CONFIG_BYTES (checked as it inflates)."""
-    unpacker = zlib.decompressobj(-15, zdict=CONFIG_DICTIONARY)
+def inflate_config(body: bytes, version: int = FORMAT_VERSION) -> bytes:
+    """The JSON of a config section of `version` (4 on): one raw deflate stream that ends where the
+    section does and inflates to at most MAX_CONFIG_BYTES (checked as it inflates)."""
+    unpacker = zlib.decompressobj(-15, zdict=CONFIG_DICTIONARIES[version])
     try:
         config = unpacker.decompress(body, MAX_CONFIG_BYTES + 1)
     except zlib.error as exc:
@@ -202,7 +208,7 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
     if len(blob) < MIN_ARCHIVE:
         raise TruncatedError("archive is truncated")
     version = blob[6]
-    if version not in (LEGACY_SINGLE, LEGACY_MEMBERS, JSON_CONFIG, FORMAT_VERSION):
+    if version not in (LEGACY_SINGLE, LEGACY_MEMBERS, JSON_CONFIG, DEFLATED_CONFIG, FORMAT_VERSION):
         raise UnsupportedVersionError(f"format version {version} is not supported (this mdlzip reads "
                                       f"{LEGACY_SINGLE} to {FORMAT_VERSION})")
     end = len(blob) - len(FOOTER) - 4 if whole else len(blob)  # header fields end before this
@@ -261,6 +267,6 @@ def _unpack(blob: bytes | memoryview, whole: bool) -> tuple[Archive, int]:
         sections[kind] = view if kind == Section.DATA else bytes(view)  # the coded data is not copied
         pos += n
     sizes = _sizes(header_bytes, sections)
-    if version > JSON_CONFIG and Section.CONFIG in sections:
-        sections[Section.CONFIG] = inflate_config(sections[Section.CONFIG])
+    if version >= DEFLATED_CONFIG and Section.CONFIG in sections:
+        sections[Section.CONFIG] = inflate_config(sections[Section.CONFIG], version)
     return Archive(method, size, original_crc, sections, sizes, members), expected

@@ -56,10 +56,10 @@ class Level:
 
 # Context sets a level may try besides its own, on a sample of the input (codec/mixer.choose_params):
 # "dense" has every order from 2 to 8 and order 12 besides the default's word, column and record
-# contexts: 12 kinds, about 15 % slower to code than the default's 9. It pays on data with long exact
-# structure (measured with scripts/ab_cm.py, one lane, level 6 tables, whole files: kennedy.xls 15,834 ->
-# 14,664 bytes, diamonds.csv 265,149 -> 260,661, bible 661,996 -> 658,579, DNA 196,026 -> 191,317), on
-# text not (its 128 KiB samples 0.1-0.3 % larger), so it is chosen by measurement, never by default. It
+# contexts: 12 kinds against the default's 10. It pays on data with long exact
+# structure (measured with scripts/ab_cm.py, one lane, level 6 tables, whole files, kernel 4: kennedy.xls
+# 14,804 -> 13,794 bytes, diamonds.csv 260,377 -> 256,468, DNA 196,065 -> 190,953), on text not (bible
+# 649,337 -> 649,610; 128 KiB samples 0.1-0.3 % larger), so it is chosen by measurement, never by default. It
 # took the place of a "long" set (orders 2-24: DNA 191,278, but kennedy 16,077 and text 2.8 % worse),
 # which no data of the benchmark needed beside it. "image" models a bitmap (one bit a pixel, rows of a
 # fixed length: the record length): on ptt5, a fax page, 24,736 bytes against 33,521 with the default
@@ -69,7 +69,7 @@ CONTEXT_SETS = {"dense": ("2", "3", "4", "5", "6", "7", "8", "12", "word", "word
                 "image": ("1", "2", "3", "4", "6", "record", "image")}
 
 # The adaptive statistics by level (README "Levels" has their measured size and speed): levels 1-2 hash
-# 5 context kinds into 16 MiB of slots, 3-5 seven kinds into 64 MiB, 6-9 nine kinds into 256 MiB (on
+# 5 context kinds into 16 MiB of slots, 3-5 seven kinds into 64 MiB, 6-9 ten kinds into 256 MiB (on
 # 1 MiB of text each doubling of the slots measured 0.2-0.6 % smaller; on the 4 MB bible 128 -> 256 MiB
 # 0.4 %). Every table is sized down to what the input can fill (MixParams.sized_for).
 FAST_MIXER = MixParams(hash_bits=22, contexts=("2", "3", "4", "word", "record"))  # tries no other set

@@ -26,10 +26,10 @@ from .models.stored import (
 
 CODER = "range/constriction/categorical-lazy/precision24/float64"  # NEURAL, fixed by format version 1
 # The coders of MIXED and CM (codec/mixer.py) by the cm kernel that codes (MixParams.kernel): kernel 2
-# wrote format version 3, kernel 3 writes version 4; one file's lanes, and a multi-member archive's
-# records (a stream per block, a lane per record, short ends)
-MIX_CODERS = {2: "mix2/binary32/lanes", 3: "mix3/binary32/lanes"}
-RECORDS_CODERS = {2: "mix2/binary32/records", 3: "mix3/binary32/records"}
+# wrote format version 3, kernel 3 version 4, kernel 4 writes version 5; one file's lanes, and a
+# multi-member archive's records (a stream per block, a lane per record, short ends)
+MIX_CODERS = {2: "mix2/binary32/lanes", 3: "mix3/binary32/lanes", 4: "mix4/binary32/lanes"}
+RECORDS_CODERS = {2: "mix2/binary32/records", 3: "mix3/binary32/records", 4: "mix4/binary32/records"}
 # The coders of mdlzip 0.1 (format versions 1 and 2): an adaptive model this version no longer has
 RETIRED_CODERS = ("mix/binary32/lanes", "mix/binary32/records")
 LIMITS = {"block_size": 8192, "n_layer": 64, "n_head": 64, "n_embd": 2048, "mlp_ratio": 8, "weight_bits": 15}

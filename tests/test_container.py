@@ -99,7 +99,7 @@ def test_section_lengths_larger_than_the_file_are_refused_before_allocation():
 def _cm_archive(config: bytes, version: int = container.FORMAT_VERSION, stored: bytes | None = None) -> bytes:
     """A CM archive whose config section holds `stored` (default: `config` as the version stores it),
     the header and payload CRCs made to match."""
-    body = stored if stored is not None else (container.deflate_config(config) if version > 3 else config)
+    body = stored if stored is not None else (container.deflate_config(config, version) if version > 3 else config)
     sections = [(Section.CONFIG, body), (Section.DATA, b"d" * 5)]
     head = bytes([version, 0, int(Method.CM), 2]) + bytes([7]) + (0).to_bytes(4, "little")
     head += b"".join(bytes([int(k)]) + varint.encode(len(b)) for k, b in sections)
@@ -118,6 +118,17 @@ def test_version_4_deflates_the_config_and_version_3_stores_it_as_json():
     parts = [(Section.CONFIG, config), (Section.DATA, b"d" * 5)]
     assert container.described(Method.CM, 7, zlib.crc32(b"x" * 7), parts).sizes == a.sizes
     assert container.unpack(_cm_archive(config, version=3)).sections[Section.CONFIG] == config
+
+
+def test_each_version_inflates_its_config_with_its_own_dictionary():
+    config = (b'{"block":128,"lanes":1,"mixer":{"hash_bits":26,"match_bits":19,"match_min":8,'
+              b'"contexts":["2","3","4","6","word","word_pair","word_skip","word_triple","column","record"],'
+              b'"limit":255,"lr":2,"apm_rate":6},"coder":"mix4/binary32/lanes"}')
+    v4, v5 = (container.deflate_config(config, v) for v in (4, 5))
+    assert len(v5) < len(v4)  # version 5's dictionary holds kernel 4's defaults
+    assert container.unpack(_cm_archive(config, version=4)).sections[Section.CONFIG] == config
+    assert container.unpack(_cm_archive(config, version=5)).sections[Section.CONFIG] == config
+    assert container.unpack(_cm_archive(b"", version=5, stored=v4)).sections[Section.CONFIG] != config
 
 
 @pytest.mark.parametrize("stored,message", [

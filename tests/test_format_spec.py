@@ -113,11 +113,19 @@ def test_params_module_loads_no_kernel():
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_format_lists_the_config_dictionary_byte_for_byte():
-    from mdlzip.container import CONFIG_DICTIONARY
+def test_format_lists_the_config_dictionaries_byte_for_byte():
+    from mdlzip.container import CONFIG_DICTIONARIES
 
     text = FORMAT.read_text(encoding="utf-8")
     sec = text[text.index("### 3.1 config"):]
     block = sec[sec.index("```text\n") + len("```text\n"):sec.index("\n```", sec.index("```text\n"))]
-    assert "".join(block.splitlines()).encode("ascii") == CONFIG_DICTIONARY
-    assert f"{len(CONFIG_DICTIONARY):,} bytes of ASCII" in sec
+    v4 = CONFIG_DICTIONARIES[4]
+    assert "".join(block.splitlines()).encode("ascii") == v4
+    assert f"{len(v4):,} bytes of ASCII" in sec
+    # version 5's: version 4's with the replacements FORMAT.md names (each a `"old"` by `"new"`)
+    said = " ".join(sec[sec.index("version 5's is the same"):sec.index(" A reader")].split())
+    v5 = v4
+    for old, new in re.findall(r"`([^`]+)`(?: replaced)? by `([^`]+)`", said):
+        v5 = v5.replace(old.encode(), new.encode())
+    assert v5 == CONFIG_DICTIONARIES[5] != v4
+    assert f"{len(v5):,} bytes" in said

@@ -12,7 +12,7 @@ import pytest
 
 from mdlzip.codec import cm_kernel as K
 from mdlzip.codec.cm_kernel import SQUASH_KNOTS
-from mdlzip.codec.cm_params import MixParams
+from mdlzip.codec.cm_params import FIRST_KERNEL, KERNELS, KINDS, MixParams
 from mdlzip.codec.layout import lane_layout
 from mdlzip.codec.mixer import (
     MixDecoder,
@@ -63,6 +63,20 @@ def test_adaptive_round_trip(n_lanes, kind):
         assert len(blob) < 1.025 * len(data)
     else:
         assert len(blob) < 0.45 * len(data)
+
+
+@pytest.mark.parametrize("kernel", [2, 3, 4])
+def test_every_kernel_round_trips_in_lanes(kernel):
+    """Each kernel an archive may name (its coder) decodes what it encodes, with every context kind
+    it has (kernel 4: runs in the buckets beside the checks), and codes other bits than the next."""
+    kinds = tuple(k for k in KINDS if k != "image" and FIRST_KERNEL.get(k, 2) <= kernel and not k.isdigit())
+    p = dataclasses.replace(SMALL, kernel=kernel, contexts=("2", "5", *kinds))
+    data = _text(5000) + bytes(range(256)) * 4
+    blob = encode_adaptive(data, 3, p, block=7)
+    assert decode_adaptive(blob, len(data), 3, p, block=7) == data
+    if kernel < max(KERNELS):
+        later = dataclasses.replace(p, kernel=kernel + 1)
+        assert encode_adaptive(data, 3, later, block=7) != blob
 
 
 def test_empty_and_tiny():
@@ -122,14 +136,16 @@ def test_repeats_beat_xz():
 
 def test_params_round_trip_and_validation():
     p = MixParams(hash_bits=18, contexts=("1", "word"))
-    assert MixParams.from_dict(p.to_dict(), 3) == p and "kernel" not in p.to_dict()  # the coder's name says it
+    assert MixParams.from_dict(p.to_dict(), 4) == p and "kernel" not in p.to_dict()  # the coder's name says it
     assert MixParams.from_dict(p.to_dict(), 2) == dataclasses.replace(p, kernel=2)
     with pytest.raises(ValueError):
-        MixParams.from_dict({}, 3)  # every parameter is stored: defaults may change, archives may not
+        MixParams.from_dict({}, 4)  # every parameter is stored: defaults may change, archives may not
     with pytest.raises(ValueError, match="kernel"):
-        MixParams(kernel=4)
+        MixParams(kernel=5)
+    with pytest.raises(ValueError, match="word_triple"):
+        MixParams(kernel=3)  # the default set's word_triple came with kernel 4
     with pytest.raises(ValueError, match="word_skip"):
-        MixParams(kernel=2)  # the default set's word_skip came with kernel 3
+        MixParams(kernel=2, contexts=("2", "word_skip"))  # word_skip came with kernel 3
     assert MixParams().sized_for(1000).hash_bits < MixParams().hash_bits
     assert MixParams().sized_for(10**9) == MixParams()
     bad = [{"hash_bits": 40}, {"hash_bits": "22"}, {"lr": 0}, {"match_min": 1}, {"contexts": []},

@@ -7,16 +7,17 @@ identical bits. FORMAT.md section 4 specifies the same computation in prose.
 
 A byte is coded as 8 binary decisions, most significant bit first. Per bit, in this order:
     inputs    `_select_buckets` (at bits 0 and 4), `_image_bucket` (every bit, with the image
-              context), `_counter_inputs`, `_match_input`,
+              context), `_counter_inputs`, `_run_inputs` (kernel 4 on), `_match_input`,
               `_transformer_p`: the stretched predictions of a bias, order-0/1 counters, the hashed
-              contexts (direct and through their bit histories), the match model and the transformer
+              contexts (direct, through their bit histories, and the byte each last saw), the match
+              model and the transformer
     predict   `_mixer_rows`, `_mix`: five mixers (kernel 2: four) and a final mixer over them; `_refine`: three
               APMs and a fixed blend
     code      `_code_bit`: the binary arithmetic coder
-    learn     `_learn_counters`, `_learn_mixers`, `_train_apm`: everything that took part moves
-              toward the bit
+    learn     `_learn_counters`, `_learn_runs`, `_learn_mixers`, `_train_apm`: everything that took part
+              moves toward the bit
 and once per byte `_byte_contexts` / `_context_hashes` / `_image_rows` / `_find_match` before and
-`_end_byte` after.
+`_end_runs` / `_end_byte` after.
 Speed: every helper is `inline="always"` (inlined in numba IR: as calls, the per-bit ones cost
 about a third of the speed and the per-byte ones another ~20 %, measured on 1 MiB of dickens) and
 takes arrays, not the State: `code_byte` takes the arrays out of the State once per byte (each
@@ -32,6 +33,12 @@ hashed context's slot is a uint32 too and holds two models of the bits seen ther
 state, bit_history.py, whose probability a per-kind state map learns). Both feed the mixers: the
 direct counts are the sharper on stationary text, the histories on data whose statistics shift
 (measured on the README benchmark: the two together beat either alone, see `_counter_inputs`).
+From kernel 4 on, a context's first-nibble bucket also keeps, beside its check, the byte last seen
+in that context and how many times in a row (a run): a whole-byte prediction per context, as paq8's
+run model has, that the bit-level nodes cannot make.
+
+Kernels: each archive names the kernel that coded it (its coder, mixN/...), and the kernel's
+switches (`kernel3`, `kernel4` in `code_byte`) select what a later kernel changed; 4 is written.
 """
 from __future__ import annotations
 
@@ -40,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .cm_params import COLUMN, IMAGE, PROB_ONE, RECORD, WORD, WORD_PAIR, WORD_SKIP
+from .cm_params import COLUMN, IMAGE, PROB_ONE, RECORD, WORD, WORD_PAIR, WORD_SKIP, WORD_TRIPLE
 
 M32 = 0xFFFFFFFF
 
@@ -107,13 +114,25 @@ MATCH_SALT = 0x7F4A7C15  # salt of the match table hash
 BUCKET_BITS = 4          # a bucket has 1 << BUCKET_BITS slots: a check and a 15-node nibble tree
 BUCKET_SLOTS = 1 << BUCKET_BITS
 BUCKET_WAYS = 2          # a context's bucket is one of 2 neighbours (home ^ 0..1)
-CHECK_MASK = 0xFFFF      # a check is 16 bits (stored in slot 0; SLOT_INIT there is > any check)
+CHECK_MASK = 0xFFFF      # a check is 16 bits (stored in slot 0; SLOT_INIT there is > any check); kernels 2-3
+                         # compare all of slot 0 with it, kernel 4 its low 16 bits with a check of 1..65535
+                         # (0 reads as 1: SLOT_INIT's low bits are 0) and keeps the run above them
 # A hashed context's slot (uint32): a direct 16-bit probability, its 8-bit count, a bit-history state
 SLOT_P_SHIFT, SLOT_COUNT_SHIFT = 16, 8
 SLOT_P_MAX = (1 << 16) - 1
 SLOT_TO_P = SLOT_P_SHIFT + 4  # slot >> SLOT_TO_P: its probability in 12 bits
 SLOT_COUNT_MASK = SLOT_STATE_MASK = 255
 SLOT_INIT = 1 << 31      # probability 1/2, count 0, state 0
+
+# Run model (kernel 4 on): slot 0 of a context's first-nibble bucket (the one chosen at bit 0) holds the
+# check in bits 0-15, the byte last coded in that context in bits 16-23 and how many times in a row it
+# came in bits 24-31 (0: none yet); a run strength counter per context, capped run count and expected bit.
+# Measured on the first MiB of 8 text files (scripts/ab_cm.py, kernel 3 otherwise): 0.22 % smaller (enwik8
+# 0.95 %) for about a tenth of the speed; one input for the highest-order run instead of one a context: 0.06 %
+RUN_BYTE_SHIFT, RUN_COUNT_SHIFT = 16, 24
+RUN_COUNT_MAX = 255
+RUN_BUCKETS = 16          # run counts 1..15 have their own strength counters, longer runs share the last
+RUN_STRENGTH_LIMIT = COUNT_MASK  # run strength counters are never capped below full precision
 
 # Match model
 MATCH_WAYS = 2            # positions per match table bucket, newest first
@@ -128,10 +147,9 @@ MATCH_LEN_MAX = 65535     # a match's length stops growing here
 # Mixer inputs, in this order: the bias, order 0, order 1, the nh contexts' stretch(p) (from
 # IN_CONTEXTS), the match, the transformer (IN_CONTEXTS + nh, + nh + 1), the nh contexts'
 # count-scaled stretch(p) (from N_FIXED + nh), the nh contexts' state-map stretch(p) (from
-# N_FIXED + 2 * nh)
+# N_FIXED + 2 * nh), kernel 4 on: the nh contexts' run inputs (from N_FIXED + 3 * nh)
 IN_BIAS, IN_ORDER0, IN_ORDER1, IN_CONTEXTS = 0, 1, 2, 3
 N_FIXED = 5               # mixer inputs besides the hashed contexts
-PER_CONTEXT = 3           # mixer inputs per hashed context: stretch(p), a count-scaled one, its state's
 BIAS = 256                # the bias input
 CONF_CAP = 31             # count-scaled input: stretch(p) * (min(n, CONF_CAP) + 1) >> CONF_SHIFT,
 CONF_SHIFT = 5            # full strength once the slot has seen 31 bits
@@ -152,8 +170,17 @@ def mixer_rows(nh: int) -> int:
     return MIXER_BASE[3] + MATCH_STATES * (nh + 1) * 8
 
 
+def per_context(kernel: int) -> int:
+    """Mixer inputs per hashed context: stretch(p), a count-scaled one, its state's and (kernel 4 on) its run's."""
+    return 4 if kernel >= 4 else 3
+
+
 DOT_SHIFT = 16            # mixer output: (sum w * x) >> DOT_SHIFT, clamped to +-LOGIT_MAX
-TRAIN_SHIFT = 14          # weight step: (x * err * lr) >> TRAIN_SHIFT, err = (bit << 12) - p
+TRAIN_SHIFT = 14          # weight step: (x * err * lr) >> TRAIN_SHIFT, err = (bit << 12) - p; kernel 4 rounds it
+TRAIN_ROUND = 1 << (TRAIN_SHIFT - 1)  # (adds this first: a truncated step drifts every weight down)
+SKIP_ERR = 32             # kernel 4 on: a first-layer mixer whose |err| is below this learns nothing from the bit
+                          # (measured on the first MiB of 8 text files, with lr 6: 0.05 % smaller than
+                          # learning from every bit; 8: 0.03 %, 128: 0.02 %)
 WEIGHT_MAX = (1 << 24) - 1  # weights are clamped to +-WEIGHT_MAX
 WEIGHT_INIT = 1 << 12     # initial weight (1/16) of every input but the bias (0); the final mixer's weights
                           # start at WEIGHT_ONE / 5 (they sum to 1). Kernel 2: WEIGHT_INIT_K2 for both
@@ -167,7 +194,7 @@ FINAL_LR = 1              # learning rate of the final mixer over the mixers' ou
 FINAL_LR_K2 = 2
 
 # APMs: per context 33 knots (16-bit probabilities) over the stretched input probability
-N_APMS = 3                # by c0; by c1 and c0; by a hash of c2 c1 and c0
+N_APMS = 3                # by c0; by c1 and c0; by a hash of c2 c1 (kernel 4: c3 c2 c1) and c0
 APM_BASE = (0, 256, 256 + 65536)  # first context row of each APM in State.apm
 APM_ROWS = 256 + 2 * 65536
 APM_KNOTS = 33
@@ -175,10 +202,13 @@ APM_STEP_BITS = 7         # knots every 128 of stretch(p) + SQ_OFFSET
 APM_SCALE_BITS = 4        # an APM entry is a 12-bit probability times 16
 APM_TOP = 65535           # APM training target of a 1 (0 for a 0); kernel 3 on trains both knots around
                           # stretch(p), kernel 2 the nearer one
-APM2_HASH_BITS = 8        # the order-2 APM's context: 8 hashed bits of the last 2 bytes, then c0
+APM2_HASH_BITS = 8        # kernels 2-3: the order-2 APM's context is 8 hashed bits of the last 2 bytes, then c0;
+APM2_ROW_MASK = 0xFFFF    # kernel 4: 16 hashed bits of the last 3 bytes and c0 together (0.05 % smaller)
 # Final probability: (BLEND_MIX * mixer + BLEND_APM0 * apm0 + BLEND_APM1 * apm1 + BLEND_APM2 * apm2)
-# / 2^BLEND_SHIFT, rounded
-BLEND_MIX, BLEND_APM0, BLEND_APM1, BLEND_APM2 = 2, 1, 3, 2
+# / 2^BLEND_SHIFT, rounded. Kernel 4 leans on the order-3 APM and gives the order-0 one no weight (it
+# measured nothing beside it: 1, 1, 3, 3 and 0, 0, 3, 5 within 0.01 %; 2, 1, 3, 2 0.10 % larger)
+BLEND = (1, 0, 3, 4)
+BLEND_K3 = (2, 1, 3, 2)   # kernels 2 and 3
 BLEND_SHIFT = 3
 
 # Arithmetic coder and lanes
@@ -241,6 +271,10 @@ class State(NamedTuple):
     mixer_row: np.ndarray   # int64 (N_MIXERS,): the row of `weights` each mixer uses for this bit
     mixer_out: np.ndarray   # int64 (N_MIXERS,): each mixer's output (logit), the final mixer's inputs
     apm_knot: np.ndarray    # int64 (N_APMS,): the knot of `apm` each APM trains for this bit
+    # run model (kernel 4 on; see RUN_BYTE_SHIFT)
+    run_sm: np.ndarray      # uint32 (nh * 2 * RUN_BUCKETS,): run strength counters by context, run count, expected bit
+    run_slot: np.ndarray    # int64 (nh,): each context's first-nibble bucket for this byte (its slot 0 holds the run)
+    run_idx: np.ndarray     # int64 (nh,): the run strength counter each context's run input read (-1: none)
 
 
 def squash_table() -> np.ndarray:
@@ -294,17 +328,21 @@ def _update(t, i, bit, rates, limit):
 
 
 @njit(cache=True, inline="always")
-def _bucket(ht, h, c0, mask):
+def _bucket(ht, h, c0, mask, kernel4):
     """(base, found): the bucket of context hash h for the nibble that starts at partial byte c0.
     Of the BUCKET_WAYS candidate buckets, the one whose check matches; else the one whose first
-    node has seen the fewest bits is reset (check written, slots SLOT_INIT) and found is 0."""
+    node has seen the fewest bits is reset (check written, slots SLOT_INIT, no run) and found is 0.
+    kernel4: the check is 1..65535 and matches slot 0's low 16 bits (a run is kept above them)."""
     hb = _mix32((h + c0 * PHI32) & M32)
     chk = _mix32(hb ^ CHECK_SALT) & CHECK_MASK
+    check_bits = M32
+    if kernel4:
+        chk, check_bits = max(chk, 1), CHECK_MASK
     home = hb & mask
     best, best_n = 0, 1 << 30
     for w in range(BUCKET_WAYS):
         i = (home ^ w) << BUCKET_BITS
-        if ht[i] == chk:
+        if (int(ht[i]) & check_bits) == chk:
             return i, 1
         n = (int(ht[i + 1]) >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK
         if n < best_n:
@@ -356,10 +394,10 @@ def _dot(w, row, x, n):
 
 
 @njit(cache=True, inline="always")
-def _train(w, row, x, n, err):
-    """Mixer learning: w[row, i] += (x[i] * err) >> TRAIN_SHIFT, clamped to +-WEIGHT_MAX."""
+def _train(w, row, x, n, err, rnd):
+    """Mixer learning: w[row, i] += (x[i] * err + rnd) >> TRAIN_SHIFT, clamped to +-WEIGHT_MAX."""
     for i in range(n):
-        v = int(w[row, i]) + ((int(x[i]) * err) >> TRAIN_SHIFT)
+        v = int(w[row, i]) + ((int(x[i]) * err + rnd) >> TRAIN_SHIFT)
         w[row, i] = min(max(v, -WEIGHT_MAX), WEIGHT_MAX)
 
 
@@ -393,6 +431,9 @@ def _context_hashes(data, lane_tab, orders, j, pos, s, c1, hsh):
             h = _mix32((_mix32(int(lane_tab[j, LANE_WORD]) ^ salt) + int(lane_tab[j, LANE_PREV_WORD])) & M32)
         elif o == WORD_SKIP:
             h = _mix32((_mix32(int(lane_tab[j, LANE_WORD]) ^ salt) + int(lane_tab[j, LANE_PREV_WORD2])) & M32)
+        elif o == WORD_TRIPLE:
+            h = _mix32((_mix32(int(lane_tab[j, LANE_WORD]) ^ salt) + int(lane_tab[j, LANE_PREV_WORD])) & M32)
+            h = _mix32((h + int(lane_tab[j, LANE_PREV_WORD2])) & M32)
         elif o == RECORD:
             r, s0 = int(lane_tab[j, LANE_REC_LEN]), pos - s
             d = r if r > 0 else 1  # no record length yet: the last two bytes (an order-2 context)
@@ -437,7 +478,7 @@ def _image_rows(data, lane_tab, j, pos, s):
 
 
 @njit(cache=True, inline="always")
-def _image_bucket(ht, a, b, c0, c1, bp, salt, mask):
+def _image_bucket(ht, a, b, c0, c1, bp, salt, mask, kernel4):
     """The bucket of the image context for bit bp (bits before it: c0): hashed from the pixels
     above (IMAGE_ABOVE of row a, IMAGE_ABOVE2 of row b, centred on this bit's pixel) and the
     IMAGE_LEFT pixels before it (c1's, then c0's); `_bucket` with c0 = 0, so a pixel
@@ -447,7 +488,7 @@ def _image_bucket(ht, a, b, c0, c1, bp, salt, mask):
     up2 = (b >> (x - IMAGE_ABOVE2 // 2)) & ((1 << IMAGE_ABOVE2) - 1)
     left = ((c1 << bp) | (c0 & ((1 << bp) - 1))) & ((1 << IMAGE_LEFT) - 1)
     ctx = (up << (IMAGE_ABOVE2 + IMAGE_LEFT)) | (up2 << IMAGE_LEFT) | left
-    return _bucket(ht, _mix32(ctx ^ salt), 0, mask)
+    return _bucket(ht, _mix32(ctx ^ salt), 0, mask, kernel4)
 
 
 @njit(cache=True, inline="always")
@@ -512,12 +553,12 @@ def _cumulate(frow, cum):
 # --- per bit: inputs, prediction, coding, learning ---------------------------------------------
 
 @njit(cache=True, inline="always")
-def _select_buckets(ht, ctx_hash, slot, n, c0, mask):
+def _select_buckets(ht, ctx_hash, slot, n, c0, mask, kernel4):
     """At a nibble start (bit 0 or 4): slot[i] = the bucket of context i < n (the kinds hashed per
     byte) for partial byte c0; returns how many of them were found (not new)."""
     found = 0
     for i in range(n):
-        base, hit = _bucket(ht, int(ctx_hash[i]), c0, mask)
+        base, hit = _bucket(ht, int(ctx_hash[i]), c0, mask, kernel4)
         slot[i] = base
         found += hit
     return found
@@ -539,6 +580,24 @@ def _counter_inputs(x, stretch, t0, t1, ht, sm, slot, c0, c1, nib):
         x[IN_CONTEXTS + i] = sv
         x[N_FIXED + nh + i] = (sv * (min((v >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK, CONF_CAP) + 1)) >> CONF_SHIFT
         x[N_FIXED + 2 * nh + i] = stretch[int(sm[i * 256 + h]) >> COUNTER_TO_P]
+
+
+@njit(cache=True, inline="always")
+def _run_inputs(x, stretch, ht, run_slot, run_sm, run_idx, n, bp, c0):
+    """Kernel 4 on: the run input of each context i < n (the kinds hashed per byte; the others' stay 0):
+    where its run's byte agrees with the partial byte c0, stretch(p) of its run strength counter
+    (by i, the run count capped at RUN_BUCKETS - 1 and the bit the byte expects; run_idx[i]), else 0."""
+    at = x.shape[0] - run_idx.shape[0]  # N_FIXED + 3 * nh
+    for i in range(n):
+        v = np.int64(ht[run_slot[i]])  # (int() of a uint32 may type as unsigned, which min() turns to float)
+        rc, rb = v >> RUN_COUNT_SHIFT, ((v >> RUN_BYTE_SHIFT) & 255) | 256
+        if rc > 0 and (rb >> (8 - bp)) == c0:
+            k = ((i * RUN_BUCKETS + min(rc, RUN_BUCKETS - 1)) << 1) + ((rb >> (7 - bp)) & 1)
+            run_idx[i] = k
+            x[at + i] = stretch[int(run_sm[k]) >> COUNTER_TO_P]
+        else:
+            run_idx[i] = -1
+            x[at + i] = 0
 
 
 @njit(cache=True, inline="always")
@@ -609,14 +668,14 @@ def _mix(weights, w_final, rows, x, outs, squash, c0, n_mixers):
 
 
 @njit(cache=True, inline="always")
-def _refine(apm, knots, stretch, pm, c0, c1, h2, both):
+def _refine(apm, knots, stretch, pm, c0, c1, row2, both, blend):
     """The coded probability: pm blended with its three APM refinements (by c0; by c1 and c0; by
-    h2 | c0, h2 the hashed order-2 context << 8); knots[k] receives the knot APM k trains (`both`:
-    the lower of two)."""
+    row row2 of APM2, its context with c0) with the weights `blend` (BLEND); knots[k] receives the
+    knot APM k trains (`both`: the lower of two)."""
     p0, knots[0] = _apm(apm, APM_BASE[0] + c0, pm, stretch, both)
     p1, knots[1] = _apm(apm, APM_BASE[1] + ((c1 << 8) | c0), pm, stretch, both)
-    p2, knots[2] = _apm(apm, APM_BASE[2] + h2 + c0, pm, stretch, both)
-    p = (BLEND_MIX * pm + BLEND_APM0 * p0 + BLEND_APM1 * p1 + BLEND_APM2 * p2
+    p2, knots[2] = _apm(apm, APM_BASE[2] + row2, pm, stretch, both)
+    p = (blend[0] * pm + blend[1] * p0 + blend[2] * p1 + blend[3] * p2
          + (1 << (BLEND_SHIFT - 1))) >> BLEND_SHIFT
     return min(max(p, 1), P_MAX)
 
@@ -664,16 +723,40 @@ def _learn_counters(t0, t1, ht, sm, nex, slot, match_sm, rates, bit, c0, c1, nib
 
 
 @njit(cache=True, inline="always")
-def _learn_mixers(weights, w_final, rows, x, outs, squash, bit, pm, c0, lr, n_mixers, final_lr):
-    """Each of the n_mixers mixers' row learns from its own error (bit << 12) - squash(outs[k]),
-    times lr; the final mixer's row c0 from (bit << 12) - pm, times final_lr."""
+def _learn_runs(run_sm, run_idx, rates, bit):
+    """Kernel 4 on: each run strength counter that gave an input moves toward bit."""
+    for i in range(run_idx.shape[0]):
+        if run_idx[i] >= 0:
+            _update(run_sm, run_idx[i], bit, rates, RUN_STRENGTH_LIMIT)
+
+
+@njit(cache=True, inline="always")
+def _learn_mixers(weights, w_final, rows, x, outs, squash, bit, pm, c0, lr, n_mixers, final_lr, skip, rnd):
+    """Each of the n_mixers mixers' row learns from its own error err = (bit << 12) - squash(outs[k]),
+    times lr, unless |err| < skip; the final mixer's row c0 from (bit << 12) - pm, times final_lr.
+    rnd: the rounding of every step (TRAIN_ROUND, or 0)."""
     nin, y = x.shape[0], bit << PROB_BITS
     for k in range(n_mixers):
-        _train(weights, rows[k], x, nin, (y - int(squash[outs[k] + SQ_OFFSET])) * lr)
-    _train(w_final, c0, outs, n_mixers, (y - pm) * final_lr)
+        err = y - int(squash[outs[k] + SQ_OFFSET])
+        if err >= skip or err <= -skip:
+            _train(weights, rows[k], x, nin, err * lr, rnd)
+    _train(w_final, c0, outs, n_mixers, (y - pm) * final_lr, rnd)
 
 
 # --- once per byte: bookkeeping ----------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _end_runs(ht, run_slot, n, c):
+    """Kernel 4 on: the byte c extends the run of each context i < n whose run byte it is (its count
+    up to RUN_COUNT_MAX), and starts a run of 1 in the others; each in slot 0 of the bucket it had at
+    bit 0, the check kept (where a bucket chosen at bit 4 took that place, in its slot 0)."""
+    for i in range(n):
+        b = run_slot[i]
+        v = np.int64(ht[b])
+        rc, rb = v >> RUN_COUNT_SHIFT, (v >> RUN_BYTE_SHIFT) & 255
+        rc = min(rc + 1, RUN_COUNT_MAX) if rc > 0 and rb == c else 1
+        ht[b] = (v & CHECK_MASK) | (c << RUN_BYTE_SHIFT) | (rc << RUN_COUNT_SHIFT)
+
 
 @njit(cache=True, inline="always")
 def _end_byte(data, known, lane_tab, j, pos, c, mlen, eb, rec_last, rec_dist):
@@ -723,12 +806,14 @@ def code_byte(mode, j, sym, frow, st):
     weights, w_final, rows, outs = st.weights, st.w_final, st.mixer_row, st.mixer_out
     apm, knots, regs, out, blob = st.apm, st.apm_knot, st.regs, st.out, st.blob
     cfg, ctx_hash, cum = st.cfg, st.ctx_hash, st.cum
-    sm, nex = st.sm, st.nex
+    sm, nex, run_sm, run_slot, run_idx = st.sm, st.nex, st.run_sm, st.run_slot, st.run_idx
     nh = slot.shape[0]
     mask, limit = int(cfg[CFG_HASH_MASK]), int(cfg[CFG_LIMIT])
     arate = int(cfg[CFG_APM_RATE])
     kernel3 = cfg[CFG_KERNEL] >= 3  # kernel 3 on: the fifth mixer, both APM knots trained, FINAL_LR
     n_mixers, final_lr = (N_MIXERS, FINAL_LR) if kernel3 else (N_MIXERS - 1, FINAL_LR_K2)
+    kernel4 = cfg[CFG_KERNEL] >= 4  # kernel 4 on: runs, the order-3 APM and BLEND, rounded and skipped steps
+    skip, rnd, blend = (SKIP_ERR, TRAIN_ROUND, BLEND) if kernel4 else (0, 0, BLEND_K3)
     lr = max(int(cfg[CFG_LR]), LR_START - (int(regs[REG_CODED]) >> LR_DECAY_BITS))
     regs[REG_CODED] += 1
     # the byte's contexts
@@ -736,7 +821,7 @@ def code_byte(mode, j, sym, frow, st):
     pos = int(lane_tab[j, LANE_START]) + s
     c4, c8 = _byte_contexts(data, pos, s)
     c1, c2 = c4 & 255, (c4 >> 8) & 255
-    h2 = (_mix32(c4 & 65535) & ((1 << APM2_HASH_BITS) - 1)) << 8
+    h2 = _mix32(c4 & 0xFFFFFF) if kernel4 else (_mix32(c4 & 65535) & ((1 << APM2_HASH_BITS) - 1)) << 8
     _context_hashes(data, lane_tab, st.orders, j, pos, s, c1, ctx_hash)
     _find_match(data, known, lane_tab, st.match_tab, cfg, j, pos, s, c4, c8)
     mlen = int(lane_tab[j, LANE_MATCH_LEN])
@@ -752,28 +837,37 @@ def code_byte(mode, j, sym, frow, st):
     c0, found, nib = 1, 0, 1  # the partial byte (1 then the bits so far), its nibble's tree node
     for bp in range(8):
         if bp == 0 or bp == 4:
-            found, nib = _select_buckets(ht, ctx_hash, slot, n_bytewise, c0, mask), 1
+            found, nib = _select_buckets(ht, ctx_hash, slot, n_bytewise, c0, mask, kernel4), 1
+            if bp == 0:
+                run_slot[:n_bytewise] = slot[:n_bytewise]
         if image:  # its node is its bucket's first, where the others read node nib: slot + nib
-            base, _ = _image_bucket(ht, img_a, img_b, c0, c1, bp, img_salt, mask)
+            base, _ = _image_bucket(ht, img_a, img_b, c0, c1, bp, img_salt, mask, kernel4)
             slot[nh - 1] = base + 1 - nib
         # inputs
         _counter_inputs(x, stt, t0, t1, ht, sm, slot, c0, c1, nib)
+        if kernel4:
+            _run_inputs(x, stt, ht, run_slot, run_sm, run_idx, n_bytewise, bp, c0)
         midx, ms = _match_input(x, stt, match_sm, nh, bp, c0, mlen, eb, mb)
         x[IN_CONTEXTS + nh + 1] = stt[_transformer_p(cum, total, bp, c0)]
         # mixing and APM refinement
         _mixer_rows(rows, nh, bp, c0, c1, c2, found, ms)
         pm = _mix(weights, w_final, rows, x, outs, sq, c0, n_mixers)
-        p = _refine(apm, knots, stt, pm, c0, c1, h2, kernel3)
+        row2 = _mix32((h2 + c0 * PHI32) & M32) & APM2_ROW_MASK if kernel4 else h2 + c0
+        p = _refine(apm, knots, stt, pm, c0, c1, row2, kernel3, blend)
         # coding
         bit = _code_bit(mode, (sym >> (7 - bp)) & 1, p, regs, out, blob)
         # learning
         _learn_counters(t0, t1, ht, sm, nex, slot, match_sm, rates, bit, c0, c1, nib, midx, limit)
-        _learn_mixers(weights, w_final, rows, x, outs, sq, bit, pm, c0, lr, n_mixers, final_lr)
+        if kernel4:
+            _learn_runs(run_sm, run_idx, rates, bit)
+        _learn_mixers(weights, w_final, rows, x, outs, sq, bit, pm, c0, lr, n_mixers, final_lr, skip, rnd)
         for k in range(N_APMS):
             _train_apm(apm, knots[k], bit, arate, kernel3)
         c0 = (c0 << 1) | bit
         nib = (nib << 1) | bit
     c = c0 & 255
+    if kernel4:
+        _end_runs(ht, run_slot, n_bytewise, c)
     _end_byte(data, known, lane_tab, j, pos, c, mlen, eb, st.rec_last, st.rec_dist)
     return c
 

@@ -67,7 +67,7 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
     MATCH_WEIGHT_INIT (kernel 2: every one at WEIGHT_INIT_K2)."""
     p = params
     n, nh = int(lane_len.sum()), len(p.contexts)
-    nin = K.PER_CONTEXT * nh + K.N_FIXED
+    nin = K.per_context(p.kernel) * nh + K.N_FIXED
     lane_tab = np.zeros((len(lane_start), K.N_LANE_COLS), np.int64)
     lane_tab[:, K.LANE_START], lane_tab[:, K.LANE_LEN] = lane_start, lane_len
     lane_tab[:, K.LANE_LINE], lane_tab[:, K.LANE_PREV_LINE] = lane_start, -1
@@ -106,7 +106,8 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
         squash=SQUASH, stretch=STRETCH, rates=RATES,
         cum=np.zeros(257, np.int64), ctx_hash=np.zeros(nh, np.int64), slot=np.zeros(nh, np.int64),
         inputs=np.zeros(nin, np.int64), mixer_row=np.zeros(K.N_MIXERS, np.int64),
-        mixer_out=np.zeros(K.N_MIXERS, np.int64), apm_knot=np.zeros(K.N_APMS, np.int64))
+        mixer_out=np.zeros(K.N_MIXERS, np.int64), apm_knot=np.zeros(K.N_APMS, np.int64),
+        run_sm=counters(nh * 2 * K.RUN_BUCKETS), run_slot=np.zeros(nh, np.int64), run_idx=np.full(nh, -1, np.int64))
 
 
 class _Coder:
