@@ -67,7 +67,8 @@ def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: f
     main = distributed.is_main()
     if main and not pure and plan.mixer_alternatives and data:
         from .codec.mixer import choose_params
-        plan = replace(plan, mixer=choose_params(data, (plan.mixer, *plan.mixer_alternatives)))
+        plan = replace(plan, mixer=choose_params(data, (plan.mixer, *plan.mixer_alternatives),
+                                                 runtime.worker_count(threads)))
     if not pure and not with_model:
         t0 = time.perf_counter()
         return Encoded({Method.CM: cm_sections(data, plan, progress)}, None, 0.0, time.perf_counter() - t0,

@@ -215,6 +215,7 @@ def test_choose_params_keeps_the_candidate_that_measured_smaller():
     sizes = {p: len(encode_adaptive(data, 1, p)) for p in (weak, SMALL)}
     assert sizes[SMALL] < sizes[weak]
     assert choose_params(data, [weak, SMALL]) == SMALL == choose_params(data, [SMALL, weak])
+    assert choose_params(data, [weak, SMALL], workers=2) == SMALL == choose_params(data, [SMALL, weak], workers=2)
     assert choose_params(data, [weak]) == weak  # one candidate: nothing to measure
 
 

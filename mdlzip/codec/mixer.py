@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
+from .. import runtime
 from ..errors import FormatError
 from . import bit_history as BH
 from . import cm_kernel as K
@@ -275,25 +276,33 @@ class MixDecoder(_Coder):
 CHOICE_SAMPLE = 1 << 17
 
 
-def choose_params(data: bytes, candidates) -> MixParams:
+def choose_params(data: bytes, candidates, workers: int = 1) -> MixParams:
     """The candidate (MixParams) that codes the first CHOICE_SAMPLE bytes of `data` in the fewest
     bytes (the first of equals): a choice by measured description length, made by the encoder alone
     (the archive's CONFIG says what was chosen). A candidate with the `image` context is tried only
     if a candidate before it left a record length of at least K.IMAGE_MIN_ROW bytes at the end of
     the sample (a bitmap's rows; on text the detector holds 2-8 bytes there), so that other inputs
-    do not pay for its trial."""
+    do not pay for its trial. The trials before the first such candidate run on up to `workers`
+    threads at once (the kernel releases the GIL; each trial has its own tables)."""
     candidates = list(candidates)
     if len(candidates) == 1:
         return candidates[0]
     sample = data[:CHOICE_SAMPLE]
-    sizes, rows = [], 0
-    for p in candidates:
+
+    def trial(p: MixParams) -> tuple[int, int]:  # (coded bytes, record length at the sample's end)
+        enc = _coded(sample, *lane_layout(len(sample), 1, 1), p.sized_for(len(sample)))  # tables for the sample
+        return len(enc.finish()), int(enc.state.lane_tab[0, K.LANE_REC_LEN])
+
+    first = next((i for i, p in enumerate(candidates) if "image" in p.contexts), len(candidates))
+    results = list(runtime.in_order(trial, candidates[:first], workers, 1))
+    sizes, rows = [n for n, _ in results], max((r for _, r in results), default=0)
+    for p in candidates[first:]:
         if "image" in p.contexts and rows < K.IMAGE_MIN_ROW:
             sizes.append(float("inf"))
             continue
-        enc = _coded(sample, *lane_layout(len(sample), 1, 1), p.sized_for(len(sample)))  # tables for the sample
-        sizes.append(len(enc.finish()))
-        rows = max(rows, int(enc.state.lane_tab[0, K.LANE_REC_LEN]))
+        n, r = trial(p)
+        sizes.append(n)
+        rows = max(rows, r)
     return candidates[sizes.index(min(sizes))]
 
 
