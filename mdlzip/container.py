@@ -4,11 +4,12 @@ Reading validates cheap things first (magic, version, header CRC, sizes, footer,
 no model is built or run for an archive already known to be bad. Every size read from the file is
 checked against the bytes that remain and a cap before anything is allocated.
 
-Version 4 is written: flag bit 0 marks a multi-member archive (many files or records sharing one
+Version 5 is written: flag bit 0 marks a multi-member archive (many files or records sharing one
 model, FORMAT.md §6), whose payload CRC covers the sections before DATA and whose DATA is checked
 block by block, so that one damaged block leaves the others readable; the config section is
-deflated with a preset dictionary (about 10 bytes instead of 200). Version 3 differs only there (its
-config is the JSON itself) and is read alike. Versions 1 (one file) and 2
+deflated with a preset dictionary (about 10 bytes instead of 200). Version 4 differs only in that
+dictionary (and in the cm kernel its configs name), version 3 also in its config, the JSON itself;
+both are read alike. Versions 1 (one file) and 2
 (multi-member) were written by mdlzip 0.1: their stored, zstd, xz and neural archives still decode;
 their cm and mixed coding is refused by its coder id (sections.py), never decoded wrongly.
 """

@@ -271,8 +271,8 @@ class MixDecoder(_Coder):
 
 
 # The sample on which choose_params measures: 128 KiB was enough to tell DNA, a spreadsheet and a CSV
-# table (the "dense" set 0.6-5.2 % smaller there, levels.py) from text (the default set 0.1-0.3 % smaller)
-# on the README benchmark files; the bible's whole text is the exception (0.5 % smaller with "dense").
+# table (the "dense" set 1.5-6.8 % smaller there, levels.py) from text (the default set 0.1-0.3 % smaller,
+# the bible's whole text too) on the README benchmark files.
 CHOICE_SAMPLE = 1 << 17
 
 
