@@ -223,7 +223,7 @@ def compress_pieces(data: bytes | bytearray, level: int = DEFAULT_LEVEL, **optio
     crc = zlib.crc32(data)
     # The classical codings that compete (with fallback) and the xz reference of the report run on a
     # worker thread beside the model's coding where there are two or more threads (lzma, zstd and the
-    # numba kernels release the GIL): on 3 MB of enwik8 they took a third of the time after it.
+    # kernels release the GIL): on 3 MB of enwik8 they took a third of the time after it.
     def classical_work(progress: bool) -> tuple[dict[Method, list], int]:
         with tqdm(total=len(data) * (3 if opts.fallback else 1), desc="zstd, xz", unit="B", unit_scale=True,
                   disable=not progress, leave=False) as bar:

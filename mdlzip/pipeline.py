@@ -6,7 +6,7 @@ Three codings share the CONFIG/WEIGHTS/DATA sections (FORMAT.md §3-4):
 - MIXED: the transformer mixed with those statistics (codec/mixed.py), where a model is trained;
 - NEURAL (`pure`): the seed paper's two-part code, range coding under the transformer alone.
 torch is imported only where a model runs, so CM archives are written and read without it, and
-numba (the cm kernel) only where bytes are coded, so `info` loads neither.
+the cm kernel (C) only where bytes are coded, so `info` loads neither.
 """
 from __future__ import annotations
 

@@ -23,13 +23,13 @@ def check_threads(threads: int | None) -> int | None:
 
 
 def worker_count(threads: int | None) -> int:
-    """Worker threads for work that releases the GIL (numba kernels): `threads`, or every core for None or 0."""
+    """Worker threads for work that releases the GIL (the cm and numba kernels): `threads`, or every core for None or 0."""
     return threads or os.cpu_count() or 1
 
 
 def in_order(work: Callable, items: Sequence, workers: int, ahead: int) -> Iterator:
     """`work(item)` for each item, yielded in order, computed on `workers` threads (a gain where the
-    work releases the GIL: the numba kernels, zlib), at most `ahead` x workers items ahead of the
+    work releases the GIL: the cm and numba kernels, zlib), at most `ahead` x workers items ahead of the
     consumer; one thread computes them in turn, as map does."""
     if workers <= 1 or len(items) < 2:
         yield from map(work, items)

@@ -4,15 +4,16 @@ from __future__ import annotations
 import dataclasses
 import lzma
 import os
+import shutil
 import subprocess
-import sys
+import sysconfig
 
 import numpy as np
 import pytest
 
 from mdlzip.codec import cm_kernel as K
 from mdlzip.codec.cm_kernel import SQUASH_KNOTS
-from mdlzip.codec.cm_params import FIRST_KERNEL, KERNELS, KINDS, MixParams
+from mdlzip.codec.cm_params import FIRST_KERNEL, KERNELS, KINDS, MAX_CONTEXTS, MixParams
 from mdlzip.codec.layout import lane_layout
 from mdlzip.codec.mixer import (
     MixDecoder,
@@ -196,17 +197,48 @@ def test_wrong_lanes_rejected():
         MixEncoder(np.array([0, 4]), np.array([3, 1]), SMALL)
 
 
-def test_pure_python_semantics_equal_jit():
-    """The kernels run as plain Python (NUMBA_DISABLE_JIT) give the same stream as compiled."""
-    data = _text(300)
-    code = ("import sys; from mdlzip.codec.cm_params import MixParams; "
-            "from mdlzip.codec.mixer import encode_adaptive; "
-            "sys.stdout.write(encode_adaptive(sys.stdin.buffer.read(), 2, "
-            "MixParams(hash_bits=16, match_bits=12), block=3).hex())")
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    out = subprocess.run([sys.executable, "-c", code], input=data, env=env, capture_output=True,
-                         check=True, timeout=120).stdout
-    assert bytes.fromhex(out.decode()) == encode_adaptive(data, 2, SMALL, block=3)
+def test_the_c_kernel_shares_the_python_sides_constants():
+    shared = K.c_constants()
+    assert shared.pop("N_STATE_WORDS") == len(K.C_STATE)
+    assert shared.pop("MAX_CONTEXTS") == MAX_CONTEXTS
+    assert shared and all(getattr(K, name) == value for name, value in shared.items())
+
+
+def test_state_arrays_of_the_wrong_type_or_size_are_refused():
+    """make_state stands between the arrays and the C code: a wrong one is an exception, not a wild write."""
+    enc = MixEncoder([0], [100], SMALL)
+    arrays = {f: getattr(enc.state, f) for f in enc.state._fields if f != "words"}
+    for name, bad in [("ht", arrays["ht"][:-16]), ("weights", arrays["weights"].astype(np.int64)),
+                      ("apm", arrays["apm"][::2]), ("data", arrays["data"][:50])]:
+        with pytest.raises(ValueError):
+            K.make_state(**{**arrays, name: bad})
+    lanes, syms = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    for args in [(lanes.astype(np.int32), np.ones((1, 256)), syms), (lanes, np.ones((1, 255)), syms),
+                 (lanes + 1, np.ones((1, 256)), syms), (lanes, np.ones((1, 256), np.float32), syms)]:
+        with pytest.raises(ValueError):
+            K.code_step(K.COMPRESS, *args, enc.state)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_an_unoptimized_build_of_the_kernel_codes_the_same_bits(tmp_path, kernel):
+    """cm_kernel.c built without optimization (nothing vectorized, no instruction-set clone) codes what
+    the installed build codes: the bits depend on the integer arithmetic alone, not on the compiler."""
+    cc = shutil.which(sysconfig.get_config_var("CC").split()[0]) if sysconfig.get_config_var("CC") else None
+    if cc is None:
+        pytest.skip("no C compiler")
+    so = tmp_path / "cm_O0.so"
+    source = os.path.join(os.path.dirname(K.__file__), "cm_kernel.c")
+    subprocess.run([cc, "-O0", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}", source, "-o", str(so)],
+                   check=True, capture_output=True, timeout=120)
+    lib = K.bind(str(so))
+    kinds = tuple(k for k in KINDS if FIRST_KERNEL.get(k, 2) <= kernel and not k.isdigit()) + ("1", "3")
+    params = dataclasses.replace(SMALL, contexts=kinds, kernel=kernel)
+    data = _text(3000) + bytes(range(256)) * 4 + _text(1000)
+    start, length = lane_layout(len(data), 1, 2)
+    enc = MixEncoder(start, length, params)
+    src = np.frombuffer(data, np.uint8)
+    assert lib.cm_code_adaptive(K.COMPRESS, src.ctypes.data, 0, len(data), enc.state.words.ctypes.data) > 0
+    assert enc.finish() == encode_adaptive(data, 2, params)
 
 
 def test_choose_params_keeps_the_candidate_that_measured_smaller():

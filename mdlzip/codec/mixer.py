@@ -1,18 +1,20 @@
 """Context-mixing coder: the transformer's next-byte distribution mixed with adaptive statistics.
 
-Each byte is coded as 8 binary decisions. For every bit, four gated logistic mixers (weight sets
-chosen by the partial byte, by match state / context hits / bit position, by the previous byte and
-by the byte before it; their outputs combined by a final mixer selected by the partial byte) combine
-the stretched predictions of: a bias, direct order-0 and order-1 counters, hashed contexts (orders
-1..32 of the lane's own history, the current word with the last byte, the current word with the
-previous word, the byte above in the previous line with the column and the last byte, the bytes one
-and two records back under a record length detected from repeats), each seen through a direct
-counter and through its bit history's state map, a match model
-(the byte that followed the longest recent occurrence of the last `match_min` bytes, with a strength
-learned per match length), and the transformer's probability of the bit (its frequencies summed over
-the two halves of the current subtree). Three APMs (order 0, order 1, hashed order 2) refine the
-mixed probability, which drives a binary arithmetic coder. All of it is integer arithmetic in numba
-kernels (cm_kernel.py), identical in encoder and decoder.
+Each byte is coded as 8 binary decisions. For every bit, five gated logistic mixers (weight sets
+chosen by the partial byte, by match state / context hits / bit position, by the previous byte, by
+the byte before it, and by the classes of those two bytes with the bit position; kernel 2 has the
+first four; their outputs combined by a final mixer selected by the partial byte) combine the
+stretched predictions of: a bias, direct order-0 and order-1 counters, hashed contexts (orders
+1..32 of the lane's own history, the current word with the last byte and with one, two or the
+second-last of the words before it, the byte above in the previous line with the column and the
+last byte, the bytes one and two records back under a record length detected from repeats, a
+bitmap's pixels), each seen through a direct counter, through its bit history's state map and
+(kernel 4) through its run, a match model (the byte that followed the longest recent occurrence of
+the last `match_min` bytes, with a strength learned per match length), and the transformer's
+probability of the bit (its frequencies summed over the two halves of the current subtree). Three
+APMs (order 0, order 1, hashed order 2; kernel 4: order 3) refine the mixed probability, which
+drives a binary arithmetic coder. All of it is integer arithmetic in the C kernel (cm_kernel.c,
+through cm_kernel.py), identical in encoder and decoder.
 
 Coding order ("lanes"): the n bytes are split into L contiguous lanes; at step s each lane j with
 s < lane_len[j], in increasing j, codes its byte lane_start[j] + s. All lanes share all adaptive
@@ -92,7 +94,7 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
     cfg[K.CFG_LR], cfg[K.CFG_APM_RATE], cfg[K.CFG_KERNEL] = p.lr, p.apm_rate, p.kernel
     regs = np.zeros(K.N_REGS, np.int64)
     regs[K.REG_X2] = K.M32
-    return K.State(
+    return K.make_state(
         data=np.zeros(n, np.uint8) if data is None else data, known=np.zeros(-(-n // 8), np.uint8), lane_tab=lane_tab,
         t0=counters(256), t1=counters(65536),
         ht=np.full(1 << p.hash_bits, K.SLOT_INIT, np.uint32), sm=np.tile(SM_INIT, nh), nex=BH.NEXT,
@@ -104,11 +106,7 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
         apm=APM_INIT.copy(),
         regs=regs, out=out, blob=blob, cfg=cfg,
         orders=np.array(sorted(KINDS[c] for c in p.contexts), np.int64),
-        squash=SQUASH, stretch=STRETCH, rates=RATES,
-        cum=np.zeros(257, np.int64), ctx_hash=np.zeros(nh, np.int64), slot=np.zeros(nh, np.int64),
-        inputs=np.zeros(nin, np.int64), mixer_row=np.zeros(K.N_MIXERS, np.int64),
-        mixer_out=np.zeros(K.N_MIXERS, np.int64), apm_knot=np.zeros(K.N_APMS, np.int64),
-        run_sm=counters(nh * 2 * K.RUN_BUCKETS), run_slot=np.zeros(nh, np.int64), run_idx=np.full(nh, -1, np.int64))
+        squash=SQUASH, stretch=STRETCH, rates=RATES, run_sm=counters(nh * 2 * K.RUN_BUCKETS))
 
 
 class _Coder:
@@ -129,7 +127,6 @@ class _Coder:
         self.step = 0
         self.state = _new_state(start, length, params, np.zeros(out_size, np.uint8), blob, trust_model, data)
         self.regs, self.out = self.state.regs, self.state.out
-        self._ones = np.zeros(0, np.float64)
 
     def _active(self, lanes) -> np.ndarray:
         lanes = np.asarray(lanes, dtype=np.int64)
@@ -214,7 +211,7 @@ class MixEncoder(_Coder):
         src = np.frombuffer(data, dtype=np.uint8)
         if len(src) != self.n:
             raise ValueError(f"need all {self.n} bytes, got {len(src)}")
-        self.run_steps(lambda step, until: K.code_adaptive(K.COMPRESS, src, step, until, self.state, self._ones), bar)
+        self.run_steps(lambda step, until: K.code_adaptive(K.COMPRESS, src, step, until, self.state), bar)
 
     def finish(self) -> bytes:
         """Flush the coder and return the whole stream: the 4 bytes of x1, or with `short_end` the
@@ -262,7 +259,7 @@ class MixDecoder(_Coder):
     def decode_rest(self, bar: tqdm | None = None) -> None:
         """Decode all remaining steps with uniform transformer input."""
         data = self.state.data
-        self.run_steps(lambda step, until: K.code_adaptive(K.DECOMPRESS, data, step, until, self.state, self._ones),
+        self.run_steps(lambda step, until: K.code_adaptive(K.DECOMPRESS, data, step, until, self.state),
                        bar)
 
     def output(self) -> bytes:

@@ -12,12 +12,19 @@ has read more than `overrun` bytes past its data (DECOMPRESS), and returns the n
 """
 from __future__ import annotations
 
+import llvmlite.binding
 import numpy as np
-from numba import njit
+from numba import njit, types
 
 from ..models.exact_numba import _step as model_step
 from ..models.transformer import BOS
 from . import cm_kernel as K
+
+# cm_kernel.c's cm_code_step, called by its name (numba caches code that calls a named symbol; the address
+# is bound in each process here, before any compiled code loads)
+llvmlite.binding.add_symbol("cm_code_step", K.CODE_STEP_ADDRESS)
+_code_step = types.ExternalFunction("cm_code_step", types.void(types.int64, types.uintp, types.int64, types.uintp,
+                                                               types.uintp, types.uintp))
 
 
 @njit(cache=True, nogil=True)
@@ -45,7 +52,7 @@ def code_model_steps(mode, src, step, until, block, st, last, overrun, pos, prev
                 n += 1
         model_step(inputs[:n], rows[:n], pos, prev, kc, vc, wte, wte2, wpe, attw, fc, fout, hidden, mult, att,
                    head, scalars, att_lut, out_lut, freqs[:n])
-        K.code_step(mode, rows[:n], freqs[:n], syms[:n], st)
+        _code_step(mode, rows.ctypes.data, n, freqs.ctypes.data, syms.ctypes.data, st.words.ctypes.data)
         for i in range(n):
             last[rows[i]] = syms[i]
         step += 1
