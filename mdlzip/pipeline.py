@@ -55,6 +55,17 @@ def cm_sections(data: bytes, plan: Plan, progress: bool = False) -> Sections:
             (Section.DATA, _cm_data(data, plan, progress))]
 
 
+def _cm_chosen(data: bytes, plan: Plan, workers: int, progress: bool) -> Sections:
+    """cm_sections with the plan's adaptive statistics or one of its alternatives, whichever codes a
+    sample smaller (mixer.encode_chosen: the plan's own starts coding beside the trials)."""
+    if not (plan.mixer_alternatives and data):
+        return cm_sections(data, plan, progress)
+    from .codec import mixer
+
+    chosen, coded = mixer.encode_chosen(data, (plan.mixer, *plan.mixer_alternatives), plan.block, workers, progress)
+    return [(Section.CONFIG, sections.mix_config(plan.block, 1, chosen)), (Section.DATA, coded)]
+
+
 def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: float | None = None,
            alpha_auto: bool = False, size_auto: bool = False, may_decline: bool = False, device: str = "auto",
            threads: int | None = None, progress: bool = False) -> Encoded | None:
@@ -65,14 +76,16 @@ def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: f
     nor mixed in (`Encoded.declined` says so): mixing it could not pay (see `_declines`).
     Under torchrun (training/distributed.py) the other ranks than 0 only train, and return None."""
     main = distributed.is_main()
+    if not pure and not with_model:
+        if not main:
+            return None
+        t0 = time.perf_counter()
+        return Encoded({Method.CM: _cm_chosen(data, plan, runtime.worker_count(threads), progress)}, None, 0.0,
+                       time.perf_counter() - t0, "cpu")
     if main and not pure and plan.mixer_alternatives and data:
         from .codec.mixer import choose_params
         plan = replace(plan, mixer=choose_params(data, (plan.mixer, *plan.mixer_alternatives),
                                                  runtime.worker_count(threads)))
-    if not pure and not with_model:
-        t0 = time.perf_counter()
-        return Encoded({Method.CM: cm_sections(data, plan, progress)}, None, 0.0, time.perf_counter() - t0,
-                       "cpu") if main else None
     with runtime.torch_threads(threads):
         return _encode_with_model(data, plan, pure, lump_eps, alpha_auto, size_auto, may_decline and not pure,
                                   runtime.resolve_device(device), progress)

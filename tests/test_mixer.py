@@ -14,6 +14,7 @@ import pytest
 from mdlzip.codec import cm_kernel as K
 from mdlzip.codec.cm_kernel import SQUASH_KNOTS
 from mdlzip.codec.cm_params import FIRST_KERNEL, KERNELS, KINDS, MAX_CONTEXTS, MixParams
+from mdlzip.codec import mixer
 from mdlzip.codec.layout import lane_layout
 from mdlzip.codec.mixer import (
     MixDecoder,
@@ -249,6 +250,28 @@ def test_choose_params_keeps_the_candidate_that_measured_smaller():
     assert choose_params(data, [weak, SMALL]) == SMALL == choose_params(data, [SMALL, weak])
     assert choose_params(data, [weak, SMALL], workers=2) == SMALL == choose_params(data, [SMALL, weak], workers=2)
     assert choose_params(data, [weak]) == weak  # one candidate: nothing to measure
+
+
+def test_encode_chosen_codes_what_choosing_first_codes(monkeypatch):
+    """The first candidate's coding, started beside the trials, gives the same choice and bytes as
+    choosing first; where another candidate wins it is abandoned part way, not finished."""
+    data = _text(6000)
+    weak = dataclasses.replace(SMALL, contexts=("1",))
+    for candidates in ([SMALL, weak], [weak, SMALL]):
+        for workers in (1, 2):
+            assert mixer.encode_chosen(data, candidates, 1, workers) == (SMALL, encode_adaptive(data, 1, SMALL))
+    coders, original = [], mixer._coded
+
+    def coded(*args, **kwargs):
+        coders.append(original(*args, **kwargs))
+        return coders[-1]
+
+    big = _text(100_000)
+    monkeypatch.setattr(mixer, "BYTES_PER_CALL", 512)
+    monkeypatch.setattr(mixer, "_coded", coded)
+    monkeypatch.setattr(mixer, "choose_params", lambda data, candidates, workers: candidates[1])
+    assert mixer.encode_chosen(big, [SMALL, weak], 1, 2) == (weak, encode_adaptive(big, 1, weak))
+    assert coders[0].step < len(big)  # the first candidate's coding stopped when the choice fell elsewhere
 
 
 def test_a_bytearray_is_coded_in_place_and_left_unchanged():
