@@ -20,7 +20,7 @@ CODE_PRODUCT_FLOPS_PER_SECOND = 380e9  # mixed coding: int8 products of all lane
 CODE_ATTENTION_FLOPS_PER_SECOND = 16e9  # mixed coding: each lane's attention over its int8 cache (2x64 at 1,024 lanes: 16.6e9, 4x128 at 256: 26.2e9)
 CODE_SECONDS_PER_LAYER = 0.8e-6  # per byte: norms, requantizing, residuals
 MIX_SECONDS_PER_BYTE = 5e-6  # the adaptive statistics and the coder, per byte of the mixed coding (1,024 lanes)
-CM_SECONDS_PER_BYTE = 6e-6  # the adaptive statistics alone (cm), per byte (kernel 4: 165 KB/s on 1 MiB of dickens)
+CM_SECONDS_PER_BYTE = 4.5e-6  # the adaptive statistics alone (cm), per byte (the C kernel 4: 222 KB/s on 1 MiB of dickens)
 
 
 def product_flops(cfg: ByteGPTConfig) -> int:
