@@ -46,6 +46,12 @@
 #define CLONES
 #endif
 
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))  /* a hint only: compilers without it lose nothing but time */
+#endif
+
 typedef int64_t i64;
 typedef uint64_t u64;
 typedef int32_t i32;
@@ -278,8 +284,8 @@ static inline i64 bucket(u32 *ht, u64 h, i64 c0, u64 mask, int kernel4, int *fou
    step), ahead of their use: a bucket is a random 64-byte line of a table far larger than the caches. */
 static inline void prefetch_bucket(const u32 *ht, u64 h, i64 c0, u64 mask) {
     u64 home = mix32((h + (u64)c0 * PHI32) & M32) & mask;
-    __builtin_prefetch(ht + (home << BUCKET_BITS));
-    __builtin_prefetch(ht + ((home ^ 1) << BUCKET_BITS));
+    PREFETCH(ht + (home << BUCKET_BITS));
+    PREFETCH(ht + ((home ^ 1) << BUCKET_BITS));
 }
 
 /* Row ctx of APM t interpolated at stretch(p); *knot: the knot to train, the lower of the two
@@ -296,8 +302,8 @@ static inline i64 apm_refine(const u16 *t, i64 ctx, i64 p, const i64 *stretch, i
 /* Ask the memory for row ctx of an APM (66 bytes: two lines) before the bit's mixing, which hides
    the wait. */
 static inline void prefetch_apm(const u16 *t, i64 ctx) {
-    __builtin_prefetch(t + ctx * APM_KNOTS);
-    __builtin_prefetch(t + ctx * APM_KNOTS + APM_KNOTS - 1);
+    PREFETCH(t + ctx * APM_KNOTS);
+    PREFETCH(t + ctx * APM_KNOTS + APM_KNOTS - 1);
 }
 
 /* APM knot t[i] (`both`: and t[i + 1]) moved toward bit (APM_TOP or 0) by 2^-rate of the distance. */
