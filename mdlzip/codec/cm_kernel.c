@@ -243,12 +243,18 @@ static inline void update(u32 *t, i64 i, int bit, const i64 *rates, i64 limit) {
     t[i] = (u32)((p << COUNT_BITS) | n);
 }
 
+/* The hashed slots are stored XORed with SLOT_INIT, so that a table of zeros reads as SLOT_INIT in
+   every slot: the Python side allocates it zeroed (calloc: the OS zeroes each page as it is first
+   touched) instead of writing SLOT_INIT over up to 256 MiB before the first byte. */
+static inline i64 slot_read(const u32 *ht, i64 i) { return ht[i] ^ SLOT_INIT; }
+static inline void slot_write(u32 *ht, i64 i, i64 v) { ht[i] = (u32)v ^ SLOT_INIT; }
+
 /* Slot ht[i]: its 16-bit probability and 8-bit count after a bit, and its bit history takes the bit;
    returns the bit-history state it had (the one its state map learns). */
 static inline i64 update_slot(u32 *ht, i64 i, int bit, const i64 *rates, i64 limit, const u8 *nex) {
-    i64 v = ht[i], h = v & SLOT_STATE_MASK, n = (v >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK;
+    i64 v = slot_read(ht, i), h = v & SLOT_STATE_MASK, n = (v >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK;
     i64 p = adapt(v >> SLOT_P_SHIFT, &n, bit, rates, limit, SLOT_P_MAX);
-    ht[i] = (u32)((p << SLOT_P_SHIFT) | (n << SLOT_COUNT_SHIFT) | nex[2 * h + bit]);
+    slot_write(ht, i, (p << SLOT_P_SHIFT) | (n << SLOT_COUNT_SHIFT) | nex[2 * h + bit]);
     return h;
 }
 
@@ -267,15 +273,15 @@ static inline i64 bucket(u32 *ht, u64 h, i64 c0, u64 mask, int kernel4, int *fou
     i64 best = 0, best_n = 1 << 30;
     for (u64 w = 0; w < BUCKET_WAYS; w++) {
         i64 i = (i64)((home ^ w) << BUCKET_BITS);
-        if ((ht[i] & check_bits) == chk) {
+        if ((slot_read(ht, i) & check_bits) == chk) {
             *found = 1;
             return i;
         }
-        i64 n = (ht[i + 1] >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK;
+        i64 n = (slot_read(ht, i + 1) >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK;
         if (n < best_n) best = i, best_n = n;
     }
-    ht[best] = (u32)chk;
-    for (int k = 1; k < BUCKET_SLOTS; k++) ht[best + k] = SLOT_INIT;
+    slot_write(ht, best, (i64)chk);
+    for (int k = 1; k < BUCKET_SLOTS; k++) slot_write(ht, best + k, SLOT_INIT);
     *found = 0;
     return best;
 }
@@ -505,7 +511,7 @@ static inline void counter_inputs(i32 *x, const State *st, const i64 *slot, i64 
     x[IN_ORDER0] = (i32)stretch[st->t0[c0] >> COUNTER_TO_P];
     x[IN_ORDER1] = (i32)stretch[st->t1[(c1 << 8) | c0] >> COUNTER_TO_P];
     for (i64 i = 0; i < nh; i++) {
-        i64 v = st->ht[slot[i] + nib], h = v & SLOT_STATE_MASK;
+        i64 v = slot_read(st->ht, slot[i] + nib), h = v & SLOT_STATE_MASK;
         i64 sv = stretch[v >> SLOT_TO_P];
         x[IN_CONTEXTS + i] = (i32)sv;
         x[N_FIXED + nh + i] = (i32)((sv * (min64((v >> SLOT_COUNT_SHIFT) & SLOT_COUNT_MASK, CONF_CAP) + 1)) >> CONF_SHIFT);
@@ -519,7 +525,7 @@ static inline void counter_inputs(i32 *x, const State *st, const i64 *slot, i64 
 static inline void run_inputs(i32 *x, const State *st, const i64 *run_slot, i64 *run_idx, i64 n, int bp, i64 c0) {
     i64 at = st->nin - st->nh;
     for (i64 i = 0; i < n; i++) {
-        i64 v = st->ht[run_slot[i]];
+        i64 v = slot_read(st->ht, run_slot[i]);
         i64 rc = v >> RUN_COUNT_SHIFT, rb = ((v >> RUN_BYTE_SHIFT) & 255) | 256;
         if (rc > 0 && (rb >> (8 - bp)) == c0) {
             i64 k = ((i * RUN_BUCKETS + min64(rc, RUN_BUCKETS - 1)) << 1) + ((rb >> (7 - bp)) & 1);
@@ -658,9 +664,9 @@ static inline void learn_mixers(const State *st, const i64 *rows, const i32 *x, 
    RUN_COUNT_MAX) and starts a run of 1 in the others, in slot 0 of the bucket it had at bit 0. */
 static inline void end_runs(u32 *ht, const i64 *run_slot, i64 n, i64 c) {
     for (i64 i = 0; i < n; i++) {
-        i64 v = ht[run_slot[i]], rc = v >> RUN_COUNT_SHIFT, rb = (v >> RUN_BYTE_SHIFT) & 255;
+        i64 v = slot_read(ht, run_slot[i]), rc = v >> RUN_COUNT_SHIFT, rb = (v >> RUN_BYTE_SHIFT) & 255;
         rc = rc > 0 && rb == c ? min64(rc + 1, RUN_COUNT_MAX) : 1;
-        ht[run_slot[i]] = (u32)((v & CHECK_MASK) | (c << RUN_BYTE_SHIFT) | (rc << RUN_COUNT_SHIFT));
+        slot_write(ht, run_slot[i], (v & CHECK_MASK) | (c << RUN_BYTE_SHIFT) | (rc << RUN_COUNT_SHIFT));
     }
 }
 

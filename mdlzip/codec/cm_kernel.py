@@ -132,7 +132,7 @@ class State(NamedTuple):
     t0: np.ndarray          # (256,) order 0, by the partial byte c0
     t1: np.ndarray          # (65536,) order 1, by (c1 << 8) | c0
     ht: np.ndarray          # uint32 (2^hash_bits,): hashed context buckets of 2^BUCKET_BITS slots: a
-                            # check, then the nibble tree's 15 slots
+                            # check, then the nibble tree's 15 slots; each stored XOR SLOT_INIT (zeros: all new)
     sm: np.ndarray          # uint32 (nh * 256,): per context kind, a counter per bit-history state
     match_tab: np.ndarray   # int32 (MATCH_WAYS * 2^match_bits,) positions by hash of the last match_min bytes
     match_sm: np.ndarray    # (2 * MATCH_BUCKETS,) match strength by (length bucket, expected bit)

@@ -100,7 +100,7 @@ def _new_state(lane_start: np.ndarray, lane_len: np.ndarray, params: MixParams, 
     return K.make_state(
         data=np.zeros(n, np.uint8) if data is None else data, known=np.zeros(-(-n // 8), np.uint8), lane_tab=lane_tab,
         t0=counters(256), t1=counters(65536),
-        ht=np.full(1 << p.hash_bits, K.SLOT_INIT, np.uint32), sm=np.tile(SM_INIT, nh), nex=BH.NEXT,
+        ht=np.zeros(1 << p.hash_bits, np.uint32), sm=np.tile(SM_INIT, nh), nex=BH.NEXT,  # zeros: all SLOT_INIT
         rec_last=np.full(256, -1, np.int64), rec_dist=np.zeros(256, np.int64),
         match_tab=np.zeros(K.MATCH_WAYS << p.match_bits, np.int32),
         match_sm=counters(2 * K.MATCH_BUCKETS),
