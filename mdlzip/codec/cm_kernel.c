@@ -196,7 +196,7 @@ typedef struct {
     u8 *known;                     /* bit i & 7 of byte i >> 3: data[i] is coded */
     i64 *lane_tab; i64 n_lanes;    /* per lane, the LANE_* columns */
     u32 *t0, *t1;                  /* order-0 and order-1 counters */
-    u32 *ht;                       /* hashed context buckets */
+    u32 *ht;                       /* hashed context buckets (each slot stored XOR SLOT_INIT: slot_read) */
     u32 *sm;                       /* per context kind, a counter per bit-history state */
     i32 *match_tab;                /* positions by hash of the last match_min bytes */
     u32 *match_sm;                 /* match strength counters */
