@@ -43,26 +43,14 @@ class Encoded:
     trial_seconds: float = 0.0  # the alpha and width trials, before the training
 
 
-def _cm_data(data: bytes, plan: Plan, progress: bool) -> bytes:
+def cm_sections(data: bytes, plan: Plan, progress: bool = False, workers: int = 1) -> Sections:
+    """The CM archive: adaptive statistics alone, one lane (nothing to batch without a model); the
+    plan's own or one of its alternatives, whichever codes a sample smaller (mixer.encode_chosen:
+    with two workers the plan's own starts coding beside the trials)."""
     from .codec import mixer
 
-    return mixer.encode_adaptive(data, 1, plan.mixer, plan.block, progress) if data else b""
-
-
-def cm_sections(data: bytes, plan: Plan, progress: bool = False) -> Sections:
-    """The CM archive: adaptive statistics alone, one lane (nothing to batch without a model)."""
-    return [(Section.CONFIG, sections.mix_config(plan.block, 1, plan.mixer)),
-            (Section.DATA, _cm_data(data, plan, progress))]
-
-
-def _cm_chosen(data: bytes, plan: Plan, workers: int, progress: bool) -> Sections:
-    """cm_sections with the plan's adaptive statistics or one of its alternatives, whichever codes a
-    sample smaller (mixer.encode_chosen: the plan's own starts coding beside the trials)."""
-    if not (plan.mixer_alternatives and data):
-        return cm_sections(data, plan, progress)
-    from .codec import mixer
-
-    chosen, coded = mixer.encode_chosen(data, (plan.mixer, *plan.mixer_alternatives), plan.block, workers, progress)
+    chosen, coded = mixer.encode_chosen(data, (plan.mixer, *plan.mixer_alternatives), plan.block, workers,
+                                        progress) if data else (plan.mixer, b"")
     return [(Section.CONFIG, sections.mix_config(plan.block, 1, chosen)), (Section.DATA, coded)]
 
 
@@ -80,12 +68,12 @@ def encode(data: bytes, plan: Plan, *, pure: bool, with_model: bool, lump_eps: f
         if not main:
             return None
         t0 = time.perf_counter()
-        return Encoded({Method.CM: _cm_chosen(data, plan, runtime.worker_count(threads), progress)}, None, 0.0,
+        return Encoded({Method.CM: cm_sections(data, plan, progress, runtime.worker_count(threads))}, None, 0.0,
                        time.perf_counter() - t0, "cpu")
-    if main and not pure and plan.mixer_alternatives and data:
+    if main and not pure and plan.mixer_alternatives and data:  # chosen once: the cm archive beside the model's
         from .codec.mixer import choose_params
         plan = replace(plan, mixer=choose_params(data, (plan.mixer, *plan.mixer_alternatives),
-                                                 runtime.worker_count(threads)))
+                                                 runtime.worker_count(threads)), mixer_alternatives=())
     with runtime.torch_threads(threads):
         return _encode_with_model(data, plan, pure, lump_eps, alpha_auto, size_auto, may_decline and not pure,
                                   runtime.resolve_device(device), progress)

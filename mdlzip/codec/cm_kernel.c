@@ -258,12 +258,16 @@ static inline i64 update_slot(u32 *ht, i64 i, int bit, const i64 *rates, i64 lim
     return h;
 }
 
+/* The hash that places context hash h's bucket for the nibble starting at partial byte c0 (its low
+   bits: the home bucket) and gives its check. */
+static inline u64 bucket_hash(u64 h, i64 c0) { return mix32((h + (u64)c0 * PHI32) & M32); }
+
 /* The bucket of context hash h for the nibble that starts at partial byte c0: of the BUCKET_WAYS
    candidates, the one whose check matches (*found = 1); else the one whose first node has seen the
    fewest bits is reset (check written, slots SLOT_INIT, no run) and *found = 0. kernel4: the check is
    1..65535 and matches slot 0's low 16 bits (a run is kept above them). */
 static inline i64 bucket(u32 *ht, u64 h, i64 c0, u64 mask, int kernel4, int *found) {
-    u64 hb = mix32((h + (u64)c0 * PHI32) & M32);
+    u64 hb = bucket_hash(h, c0);
     u64 chk = mix32(hb ^ CHECK_SALT) & CHECK_MASK, check_bits = M32;
     if (kernel4) {
         if (chk == 0) chk = 1;
@@ -289,7 +293,7 @@ static inline i64 bucket(u32 *ht, u64 h, i64 c0, u64 mask, int kernel4, int *fou
 /* Ask the memory for the two candidate buckets of context hash h at partial byte c0 (bucket's first
    step), ahead of their use: a bucket is a random 64-byte line of a table far larger than the caches. */
 static inline void prefetch_bucket(const u32 *ht, u64 h, i64 c0, u64 mask) {
-    u64 home = mix32((h + (u64)c0 * PHI32) & M32) & mask;
+    u64 home = bucket_hash(h, c0) & mask;
     PREFETCH(ht + (home << BUCKET_BITS));
     PREFETCH(ht + ((home ^ 1) << BUCKET_BITS));
 }
